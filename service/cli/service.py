@@ -1,0 +1,141 @@
+"""run, poll, ingest, seed, db upgrade."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..db import current_revision, upgrade
+from ..feeds.refresh import FeedOutcome, Pipeline, RunSummary, expand_paths
+from ..scheduler import Service
+from ..seeds import load_seeds, seed_on_first_start
+from .app import DbOption, app, command, db_app, err, open_context, out
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
+
+
+def _print_failures(summary: RunSummary, limit: int = 20) -> None:
+    failed = [o for o in summary.outcomes if o.status in ("error", "disabled")]
+    for o in failed[:limit]:
+        err.print(f"  ! {o.url}: {o.message}", markup=False)
+    if len(failed) > limit:
+        err.print(f"  … and {len(failed) - limit} more (see `followup feeds list`)")
+
+
+@app.command()
+@command
+def run(db: DbOption = None,
+        host: Annotated[str | None, typer.Option(help="Address for the web UI/API (FOLLOWUP_HTTP_HOST).")] = None,
+        port: Annotated[int | None, typer.Option(help="Port for the web UI/API (FOLLOWUP_HTTP_PORT).")] = None) -> None:
+    """Run the service: upgrade the database, load the seeds on first start, poll feeds on schedule.
+
+    Example: followup run
+    """
+    ctx = open_context(db)
+    out.print(f"Database: {ctx.db.engine.url.render_as_string(hide_password=True)} (schema {current_revision(ctx.db)})", markup=False)
+    report = seed_on_first_start(ctx.db, ctx.settings.seeds_dir)
+    if report:
+        out.print(f"First start: loaded {report.topics_added} seed topics and {report.feeds_added} seed feeds.")
+    asyncio.run(Service(ctx.db, ctx.settings, report=lambda line: out.print(line, markup=False)).run())
+
+
+@app.command()
+@command
+def poll(db: DbOption = None,
+         all_feeds: Annotated[bool, typer.Option("--all", help="Poll every feed, not only those that are due.")] = False) -> None:
+    """Poll due feeds once (or all with --all), then exit.
+
+    Example: followup poll --all
+    """
+    ctx = open_context(db)
+    pipeline = Pipeline(ctx.db, ctx.settings)
+    with _progress() as progress:
+        task = progress.add_task("Polling", total=0)
+
+        def claimed(n: int) -> None:
+            progress.update(task, total=(progress.tasks[0].total or 0) + n)
+
+        def done(_o: FeedOutcome) -> None:
+            progress.advance(task)
+
+        summary = asyncio.run(pipeline.poll(include_not_due=all_feeds, on_claimed=claimed, on_done=done))
+    if not summary.outcomes:
+        out.print("No feeds are due. Use --all to poll every feed now.")
+        return
+    out.print(f"Polled {summary.line()}.")
+    _print_failures(summary)
+
+
+@app.command()
+@command
+def ingest(paths: Annotated[list[Path], typer.Argument(help="Feed files (RSS, Atom, RDF, JSON Feed) or folders of them.")],
+           db: DbOption = None) -> None:
+    """Ingest local feed files exactly as if fetched; each file is its own feed source.
+
+    Example: followup ingest saved/yonhap-2023-03-06.xml archive/
+    """
+    ctx = open_context(db)
+    files = expand_paths(paths)
+    missing = [p for p in files if not p.exists()]
+    for p in missing:
+        err.print(f"  ! {p}: no such file", markup=False)
+    files = [p for p in files if p.exists()]
+    pipeline = Pipeline(ctx.db, ctx.settings)
+    summary = RunSummary()
+    with _progress() as progress:
+        task = progress.add_task("Ingesting", total=len(files))
+        for path in files:
+            summary.outcomes.append(pipeline.ingest_file(path))
+            progress.advance(task)
+    read = sum(o.entries for o in summary.outcomes)
+    out.print(f"Ingested {len(files)} files: {read} entries read, {summary.new_entries} new, "
+              f"{sum(o.updated for o in summary.outcomes)} updated, {summary.new_matches} new matches; "
+              f"{summary.count('error')} files could not be read.")
+    _print_failures(summary)
+    if missing or (files and summary.count("error") == len(files)):
+        raise typer.Exit(1)
+
+
+@app.command()
+@command
+def seed(db: DbOption = None) -> None:
+    """Load the seed topics and feeds that are missing (existing ones are left as they are).
+
+    Example: followup seed
+    """
+    ctx = open_context(db)
+    report = load_seeds(ctx.db, ctx.settings.seeds_dir)
+    out.print(f"Topics: {report.topics_added} added, {report.topics_kept} already present. "
+              f"Feeds: {report.feeds_added} added, {report.feeds_kept} already present.")
+
+
+@db_app.command("upgrade")
+@command
+def db_upgrade(db: DbOption = None,
+               revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Upgrade the database schema (followup run does this by itself).
+
+    Example: followup db upgrade --db postgresql://postgres@127.0.0.1/followup
+    """
+    ctx = open_context(db, migrate=False)
+    before = current_revision(ctx.db)
+    upgrade(ctx.db, revision)
+    out.print(f"Schema: {before or 'empty'} -> {current_revision(ctx.db)}")
+
+
+@db_app.command("current")
+@command
+def db_current(db: DbOption = None) -> None:
+    """Show the schema revision of the database.
+
+    Example: followup db current
+    """
+    ctx = open_context(db, migrate=False)
+    out.print(current_revision(ctx.db) or "empty (run `followup db upgrade`)")

@@ -1,0 +1,61 @@
+"""The one settings object, read from FOLLOWUP_* environment variables (and an optional .env file)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Validated configuration. Read once at the edges (CLI, scheduler) and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="FOLLOWUP_", env_file=".env", extra="ignore")
+
+    # A file in the working directory: zero set-up for one user; PostgreSQL for scale-out.
+    database_url: str = "sqlite:///followup.db"
+    # Where exports and delivered digests go by default; relative to the working directory.
+    data_dir: Path = Path("data")
+    # Loopback by default: the service has no login, so it must be opened to a network on purpose.
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=1, le=65535)
+
+    # 15 minutes is the common courtesy interval for news feeds (miniflux's default too).
+    poll_interval_minutes: float = Field(15.0, gt=0)
+    # Never poll faster than this even if a feed publishes constantly, never slower than the maximum.
+    poll_min_interval_minutes: float = Field(5.0, gt=0)
+    poll_max_interval_minutes: float = Field(24 * 60.0, gt=0)
+    # How often the scheduler looks for due feeds.
+    scheduler_tick_seconds: float = Field(30.0, gt=0)
+    # Sockets open at once overall, and per host so one outlet is never hammered.
+    concurrency: int = Field(20, ge=1, le=1000)
+    per_host_concurrency: int = Field(2, ge=1, le=100)
+    # Whole-request time limit; a hung server must not hold a poll slot.
+    fetch_timeout_seconds: float = Field(30.0, gt=0)
+    # Cap on *decoded* body bytes: a 194 KB gzip bomb became 200 MB in PITFALLS.md.
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    # User-added URLs may point at internal hosts (SSRF); tests on loopback turn this on.
+    allow_private_hosts: bool = False
+    # Seed files shipped with the project.
+    seeds_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parent.parent / "seeds")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql", "postgres:")):
+            raise ValueError("FOLLOWUP_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        return sqlalchemy_url(self.database_url)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Map user-facing database URLs onto the drivers we ship (psycopg 3 for PostgreSQL)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

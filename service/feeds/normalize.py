@@ -1,0 +1,164 @@
+"""Canonical URLs, entry identity, plain text, UTC times: parsed entries -> storable entries. Pure."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .parse import ParsedEntry, ParsedFeed
+
+# Query parameters that only track the reader; dropping them lets the same article from two feeds
+# (or two campaigns) collapse into one entry.
+_TRACKING_PARAMS = {
+    "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid", "_hsenc", "_hsmi",
+    "cmpid", "ocid", "ito", "smid", "partner", "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname",
+    "ns_fee", "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4",
+    "rss", "rssfeed", "taid", "feedtype", "cid", "xtor", "ref", "ref_src",
+}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# A published time this far beyond the fetch time is a feed bug; such entries would sit on top forever.
+_FUTURE_TOLERANCE = timedelta(days=1)
+_WS = re.compile(r"\s+")
+_URL_LIKE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+
+
+@dataclass(frozen=True)
+class NormalizedEntry:
+    identity: str
+    guid: str | None
+    url: str | None
+    title: str
+    summary: str
+    author: str | None
+    language: str | None
+    published_at: datetime
+    content_hash: str
+
+
+def canonical_url(url: str | None) -> str | None:
+    """Lower-case scheme and host, drop default ports, fragments and tracking parameters."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        return url
+    host = (parts.hostname or "").lower().rstrip(".")
+    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k.lower() not in _TRACKING_PARAMS and not k.lower().startswith("utm_")
+    ]
+    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query, doseq=True), ""))
+
+
+class _TextExtractor(HTMLParser):
+    _SKIP = {"script", "style", "template", "noscript"}
+    _BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "section"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+        if tag in self._SKIP:
+            self._skipping += 1
+        elif tag in self._BLOCK:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag):  # noqa: ANN001
+        if tag in self._SKIP and self._skipping:
+            self._skipping -= 1
+        elif tag in self._BLOCK:
+            self.parts.append(" ")
+
+    def handle_data(self, data):  # noqa: ANN001
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def plain_text(value: str | None) -> str:
+    """HTML -> one line of plain text: tags stripped, entities decoded, whitespace folded."""
+    if not value:
+        return ""
+    if "<" in value:
+        extractor = _TextExtractor()
+        try:
+            extractor.feed(value)
+            extractor.close()
+            value = "".join(extractor.parts)
+        except Exception:  # noqa: BLE001 - HTMLParser is lenient; any failure falls back to plain unescape
+            value = re.sub(r"<[^>]*>", " ", value)
+    # A second unescape catches double-escaped feeds ("&amp;amp;") that are common in the wild.
+    value = html.unescape(html.unescape(value)) if "&" in value else value
+    return _WS.sub(" ", value).strip()
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def entry_identity(guid: str | None, link: str | None, title: str, summary: str, feed_url: str) -> str:
+    """GUID -> canonical link -> content hash, as one sha256 hex digest unique across all feeds.
+
+    A URL-shaped or long GUID is globally unique in practice, so the same article seen through two
+    feeds collapses into one entry. Short opaque GUIDs ("1234") are only unique within their feed,
+    so they are scoped by the feed URL.
+    """
+    if guid and guid.strip():
+        guid = guid.strip()
+        if _URL_LIKE.match(guid):
+            return _sha256("guid:" + (canonical_url(guid) or guid))
+        if len(guid) >= 16:
+            return _sha256("guid:" + guid)
+        return _sha256(f"guid:{feed_url}#{guid}")
+    if link and link.strip():
+        return _sha256("url:" + (canonical_url(link) or link))
+    return _sha256(f"hash:{title}\n{summary}")
+
+
+def normalize_entry(entry: ParsedEntry, feed: ParsedFeed, feed_url: str, fetched_at: datetime) -> NormalizedEntry:
+    title = plain_text(entry.title)
+    summary = plain_text(entry.summary)
+    url = canonical_url(entry.link)
+    published = entry.published or fetched_at
+    if published > fetched_at + _FUTURE_TOLERANCE:
+        published = fetched_at
+    language = (entry.language or feed.language or None)
+    return NormalizedEntry(
+        identity=entry_identity(entry.guid, entry.link, title, summary, feed_url),
+        guid=entry.guid,
+        url=url,
+        title=title,
+        summary=summary,
+        author=plain_text(entry.author) or None,
+        language=language.strip().lower()[:35] if language and language.strip() else None,
+        published_at=published,
+        content_hash=_sha256(f"{title}\n{summary}"),
+    )
+
+
+def normalize_feed(feed: ParsedFeed, feed_url: str, fetched_at: datetime) -> list[NormalizedEntry]:
+    """Normalize every entry; within one document the first copy of an identity wins."""
+    seen: set[str] = set()
+    out: list[NormalizedEntry] = []
+    for entry in feed.entries:
+        normalized = normalize_entry(entry, feed, feed_url, fetched_at)
+        if normalized.identity not in seen:
+            seen.add(normalized.identity)
+            out.append(normalized)
+    return out

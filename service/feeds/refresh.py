@@ -1,0 +1,312 @@
+"""The one orchestrator: feed -> fetch -> parse -> normalize -> match -> store.
+
+`followup poll`, `followup run` (the scheduler) and `followup ingest` all come through here.
+Failures are recorded on the feed row and the run carries on with the next feed."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from ..config import Settings
+from ..db import Database
+from ..errors import FollowupError
+from ..models import utcnow
+from ..store import entries as entry_store
+from ..store import feeds as feed_store
+from ..store import matches as match_store
+from ..store import topics as topic_store
+from ..topics.compile import Matcher
+from ..topics.match import make_document
+from .fetch import Fetcher, FetchResult
+from .normalize import normalize_feed
+from .parse import ParseError, parse_feed
+from .schedule import Observation, SchedulePolicy, entries_per_day, next_check_at
+
+log = logging.getLogger("followup.refresh")
+# A claimed feed is ours for this long; a crashed worker's feeds become claimable again after it.
+LEASE_SECONDS = 600
+CLAIM_BATCH = 200
+
+
+@dataclass
+class FeedOutcome:
+    feed_id: int
+    url: str
+    status: str  # ok | not_modified | unchanged | error | disabled | lease_lost
+    entries: int = 0
+    new: int = 0
+    updated: int = 0
+    matches: int = 0
+    message: str | None = None  # the error, or a warning about an ill-formed but readable feed
+    elapsed: float = 0.0
+
+
+@dataclass
+class RunSummary:
+    outcomes: list[FeedOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def new_entries(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+    @property
+    def new_matches(self) -> int:
+        return sum(o.matches for o in self.outcomes)
+
+    def line(self) -> str:
+        return (f"{len(self.outcomes)} feeds: {self.count('ok')} read, {self.count('not_modified') + self.count('unchanged')}"
+                f" unchanged, {self.count('error') + self.count('disabled')} failed; "
+                f"{self.new_entries} new entries, {self.new_matches} new matches")
+
+
+class _LeaseLost(Exception):
+    """Our lease on a feed expired and another worker claimed it."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Pipeline:
+    """Holds the compiled topics; recompiles only when the topics table changed."""
+
+    def __init__(self, db: Database, settings: Settings):
+        self.db = db
+        self.settings = settings
+        self.policy = SchedulePolicy(
+            base_seconds=settings.poll_interval_minutes * 60,
+            min_seconds=settings.poll_min_interval_minutes * 60,
+            max_seconds=settings.poll_max_interval_minutes * 60,
+        )
+        self._fingerprint: tuple | None = None
+        self._matcher = Matcher([])
+
+    def matcher(self) -> Matcher:
+        with self.db.read() as conn:
+            fingerprint = topic_store.topics_fingerprint(conn)
+            if fingerprint != self._fingerprint:
+                self._matcher = Matcher(topic_store.topic_specs(conn),
+                                        on_error=lambda spec, exc: log.warning("topic %s is skipped: %s", spec.slug, exc))
+                self._fingerprint = fingerprint
+        return self._matcher
+
+    # -- one document, whatever its origin ------------------------------------------------------
+    def store_document(self, feed, body: bytes, content_type: str | None, *, now: datetime,  # noqa: ANN001
+                       owner: str | None, extra: dict | None = None, obs: Observation | None = None) -> FeedOutcome:
+        """Parse, normalize, match and store one feed document in one short write transaction."""
+        try:
+            parsed = parse_feed(body, content_type, feed.url)
+        except ParseError as exc:
+            return self.record_error(feed, str(exc), now=now, owner=owner, status_label="parse_error", extra=extra)
+        items = normalize_feed(parsed, feed.url, now)
+        matcher = self.matcher()
+        source = feed.title or parsed.title
+        rate = entries_per_day([e.published_at for e in items], now)
+        obs = obs or Observation()
+        obs = Observation(error_count=0, entries_per_day=rate, ttl_minutes=parsed.ttl_minutes,
+                          max_age_seconds=obs.max_age_seconds)
+        next_at, interval = next_check_at(now, self.policy, obs)
+        values = dict(title=feed.title or parsed.title, site_url=parsed.site_url or feed.site_url,
+                      last_checked_at=now, last_success_at=now, last_status="200", error_count=0,
+                      last_error=(f"Read with problems: {parsed.warning}" if parsed.warning else None),
+                      entries_per_day=rate, next_check_at=next_at, interval_seconds=interval, **(extra or {}))
+        try:
+            with self.db.write() as conn:
+                if not feed_store.record_fetch(conn, feed.id, owner, **values):
+                    raise _LeaseLost  # rolls the transaction back: the new owner will store this poll
+                stored = entry_store.upsert_entries(conn, feed.id, source, items, now)
+                new_matches = []
+                for item in stored:
+                    if item.status == "unchanged":
+                        continue
+                    doc = make_document(item.entry.title, item.entry.summary, source or "")
+                    for result in matcher.match(doc):
+                        new_matches.append(match_store.NewMatch(result.topic_id, item.id, result.score, result.terms))
+                added = match_store.insert_matches(conn, new_matches, now)
+        except _LeaseLost:
+            return FeedOutcome(feed.id, feed.url, "lease_lost", message="Another worker took this feed over")
+        return FeedOutcome(feed.id, feed.url, "ok", entries=len(parsed.entries),
+                           new=sum(s.status == "new" for s in stored),
+                           updated=sum(s.status == "updated" for s in stored), matches=added,
+                           message=values["last_error"])
+
+    def record_error(self, feed, message: str, *, now: datetime, owner: str | None, status_label: str,  # noqa: ANN001
+                     retry_after: int | None = None, disable: bool = False, extra: dict | None = None) -> FeedOutcome:
+        errors = (feed.error_count or 0) + 1
+        next_at, interval = next_check_at(now, self.policy, Observation(error_count=errors, retry_after_seconds=retry_after))
+        values = dict(last_checked_at=now, last_status=status_label, last_error=message, error_count=errors,
+                      next_check_at=next_at, interval_seconds=interval, **(extra or {}))
+        if disable:
+            values["disabled_reason"] = message
+        with self.db.write() as conn:
+            if not feed_store.record_fetch(conn, feed.id, owner, **values):
+                return FeedOutcome(feed.id, feed.url, "lease_lost", message="Another worker took this feed over")
+        return FeedOutcome(feed.id, feed.url, "disabled" if disable else "error", message=message)
+
+    # -- HTTP ----------------------------------------------------------------------------------
+    def process_fetch(self, feed, result: FetchResult, *, owner: str | None, now: datetime) -> FeedOutcome:  # noqa: ANN001
+        extra: dict = {}
+        if result.moved_to and result.moved_to != feed.url:
+            with self.db.write() as conn:
+                if feed_store.change_feed_url(conn, feed.id, result.moved_to):
+                    log.info("feed moved permanently", extra={"feed_id": feed.id, "feed_url": result.moved_to})
+        if result.status == 410:
+            outcome = self.record_error(feed, "The publisher removed this feed (HTTP 410 Gone); it will not be polled again",
+                                        now=now, owner=owner, status_label="410", disable=True)
+        elif result.error is not None:
+            outcome = self.record_error(feed, result.error, now=now, owner=owner,
+                                        status_label=str(result.status) if result.status else result.error_kind or "error",
+                                        retry_after=result.retry_after_seconds)
+        elif result.status == 304 or (result.body_hash and result.body_hash == feed.body_hash):
+            status = "not_modified" if result.status == 304 else "unchanged"
+            obs = Observation(entries_per_day=feed.entries_per_day, max_age_seconds=result.max_age_seconds)
+            next_at, interval = next_check_at(now, self.policy, obs)
+            values = dict(last_checked_at=now, last_success_at=now, last_status=str(result.status), error_count=0,
+                          last_error=None, next_check_at=next_at, interval_seconds=interval)
+            if result.etag:
+                values["etag"] = result.etag
+            if result.last_modified:
+                values["last_modified"] = result.last_modified
+            with self.db.write() as conn:
+                ok = feed_store.record_fetch(conn, feed.id, owner, **values)
+            outcome = FeedOutcome(feed.id, feed.url, status if ok else "lease_lost")
+        else:
+            extra.update(etag=result.etag, last_modified=result.last_modified, body_hash=result.body_hash)
+            outcome = self.store_document(feed, result.body, result.content_type, now=now, owner=owner, extra=extra,
+                                          obs=Observation(max_age_seconds=result.max_age_seconds))
+        outcome.elapsed = result.elapsed
+        return outcome
+
+    async def poll(self, *, owner: str | None = None, include_not_due: bool = False,
+                   on_claimed: Callable[[int], None] | None = None,
+                   on_done: Callable[[FeedOutcome], None] | None = None) -> RunSummary:
+        """Poll due feeds (or all with include_not_due) until none is left; return what happened."""
+        owner = owner or worker_name()
+        summary = RunSummary()
+        s = self.settings
+        seen: set[int] = set()
+        write_lock = asyncio.Lock()  # one writer: SQLite allows no more, and parsing is CPU-bound anyway
+        async with Fetcher(concurrency=s.concurrency, per_host=s.per_host_concurrency, timeout=s.fetch_timeout_seconds,
+                           max_body_bytes=s.max_body_bytes, allow_private_hosts=s.allow_private_hosts) as fetcher:
+
+            async def one(feed) -> None:  # noqa: ANN001
+                result = await fetcher.fetch(feed.url, feed.etag, feed.last_modified)
+                async with write_lock:
+                    try:
+                        outcome = await asyncio.to_thread(self.process_fetch, feed, result, owner=owner, now=utcnow())
+                    except Exception as exc:  # noqa: BLE001 - one feed's failure must not stop the run
+                        log.exception("feed processing failed", extra={"feed_id": feed.id, "feed_url": feed.url})
+                        outcome = await asyncio.to_thread(
+                            self.record_error, feed, f"Internal error while processing the feed: {exc}",
+                            now=utcnow(), owner=owner, status_label="internal_error")
+                summary.outcomes.append(outcome)
+                if on_done:
+                    on_done(outcome)
+
+            while True:
+                with self.db.write() as conn:
+                    claimed = [f for f in feed_store.claim_due_feeds(
+                        conn, owner, now=utcnow(), limit=CLAIM_BATCH, lease_seconds=LEASE_SECONDS,
+                        include_not_due=include_not_due) if f.id not in seen]
+                if not claimed:
+                    break
+                seen.update(f.id for f in claimed)
+                if on_claimed:
+                    on_claimed(len(claimed))
+                await asyncio.gather(*(one(f) for f in claimed))
+        return summary
+
+    # -- local files ---------------------------------------------------------------------------
+    def ingest_file(self, path: Path, *, now: datetime | None = None) -> FeedOutcome:
+        """Ingest one local feed file exactly as if it had been fetched; the file is its own feed."""
+        now = now or utcnow()
+        url = path.resolve().as_uri()
+        with self.db.write() as conn:
+            feed = feed_store.add_feed(conn, url, kind="file", exist_ok=True, now=now)
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            return self.record_error(feed, f"Could not read the file: {exc.strerror or exc}", now=now, owner=None,
+                                     status_label="read_error")
+        content_type = "application/feed+json" if path.suffix.lower() == ".json" else None
+        body_hash = hashlib.sha256(body).hexdigest()
+        if body_hash == feed.body_hash:
+            with self.db.write() as conn:
+                feed_store.record_fetch(conn, feed.id, None, last_checked_at=now)
+            return FeedOutcome(feed.id, url, "unchanged")
+        try:
+            return self.store_document(feed, body, content_type, now=now, owner=None, extra={"body_hash": body_hash})
+        except FollowupError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a strange file must not stop a backfill
+            log.exception("ingest failed", extra={"feed_url": url})
+            return self.record_error(feed, f"Internal error while reading the file: {exc}", now=now, owner=None,
+                                     status_label="internal_error")
+
+
+_SKIP_NAMES = {"license", "license.txt", "readme", "readme.md", "manifest.tsv", "copying"}
+_SKIP_SUFFIXES = {".py", ".pyc", ".md", ".txt", ".tsv", ".csv", ".gz", ".zip", ".png", ".jpg", ".gif"}
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files as given; directories walked recursively, skipping hidden, licence and source files."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                name = child.name.lower()
+                if (child.is_file() and not any(p.startswith(".") for p in child.relative_to(path).parts)
+                        and name not in _SKIP_NAMES and child.suffix.lower() not in _SKIP_SUFFIXES
+                        and not name.endswith(".serde.json")):
+                    out.append(child)
+        else:
+            out.append(path)
+    return out
+
+
+def match_backlog(db: Database, slug: str, *, replace: bool = False,
+                  on_batch: Callable[[int], None] | None = None) -> int:
+    """Match one topic against every stored entry (retroactive matching). With `replace`, the topic's
+    old matches are dropped first (its query changed). Returns the number of matches stored."""
+    from sqlalchemy import delete
+
+    from ..models import Match
+    from ..topics.compile import Matcher
+
+    with db.read() as conn:
+        topic = topic_store.get_topic(conn, slug)
+        spec = next((s for s in topic_store.topic_specs(conn) if s.id == topic.id), None)
+    if spec is None:
+        return 0  # inactive topic
+    matcher = Matcher([spec])
+    if matcher.errors:
+        return 0
+    now = utcnow()
+    if replace:
+        with db.write() as conn:
+            conn.execute(delete(Match.__table__).where(Match.__table__.c.topic_id == topic.id))
+    added = 0
+    with db.read() as conn:
+        batches = list(entry_store.iter_entries(conn))
+    for rows in batches:
+        found = []
+        for row in rows:
+            for result in matcher.match(make_document(row.title, row.summary, row.source or "")):
+                found.append(match_store.NewMatch(result.topic_id, row.id, result.score, result.terms))
+        if found:
+            with db.write() as conn:
+                added += match_store.insert_matches(conn, found, now)
+        if on_batch:
+            on_batch(len(rows))
+    return added

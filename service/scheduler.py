@@ -1,0 +1,79 @@
+"""`followup run`: APScheduler as a ticker in this process; coordination lives in the database.
+
+APScheduler's job store is in memory and never shared (PITFALLS.md): each tick claims due feeds with
+leases, so several processes can run side by side without polling a feed twice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .config import Settings
+from .db import Database
+from .feeds.refresh import FeedOutcome, Pipeline, RunSummary, worker_name
+
+log = logging.getLogger("followup.scheduler")
+
+
+class Service:
+    def __init__(self, db: Database, settings: Settings, *, report: Callable[[str], None] = print):
+        self.db = db
+        self.settings = settings
+        self.pipeline = Pipeline(db, settings)
+        self.owner = worker_name()
+        self.report = report
+        self._busy = asyncio.Lock()
+        self.last_summary: RunSummary | None = None
+
+    async def tick(self) -> None:
+        """Poll whatever is due. Skipped if the previous tick is still running."""
+        if self._busy.locked():
+            return
+        async with self._busy:
+            try:
+                summary = await self.pipeline.poll(owner=self.owner, on_done=self._on_feed)
+            except Exception as exc:  # noqa: BLE001 - the ticker must survive a bad cycle (e.g. database down)
+                log.exception("poll cycle failed")
+                self.report(f"Poll cycle failed: {exc}. Will try again at the next tick.")
+                return
+            self.last_summary = summary
+            if summary.outcomes:
+                self.report(f"Polled {summary.line()}")
+
+    def _on_feed(self, outcome: FeedOutcome) -> None:
+        if outcome.status in ("error", "disabled"):
+            self.report(f"  ! {outcome.url}: {outcome.message}")
+        elif outcome.new:
+            self.report(f"  + {outcome.url}: {outcome.new} new entries, {outcome.matches} matches")
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        # misfire_grace_time: a tick that is late (busy loop, suspended laptop) still runs once;
+        # coalesce: missed ticks collapse into one.
+        scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.scheduler_tick_seconds, timezone="UTC"),
+                          id="poll", max_instances=1, coalesce=True, misfire_grace_time=60)
+        scheduler.start()
+        self.report(f"Scheduler running: checking for due feeds every {self.settings.scheduler_tick_seconds:g} s "
+                    f"(worker {self.owner}). Press Ctrl+C to stop.")
+        first = asyncio.create_task(self.tick())
+        try:
+            await stop.wait()
+        finally:
+            self.report("Stopping: finishing the current poll…")
+            scheduler.shutdown(wait=False)
+            await asyncio.gather(first, return_exceptions=True)
+            async with self._busy:
+                pass
+            self.report("Stopped.")

@@ -1,0 +1,75 @@
+"""Load the seed topics and feeds: idempotent, and never overwriting what a user changed since."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .db import Database
+from .errors import InvalidInputError, QueryError
+from .feeds.opml import parse_opml
+from .models import utcnow
+from .store import feeds as feed_store
+from .store import topics as topic_store
+from .store.meta import get_meta, set_meta_once
+from .topics.compile import TopicSpec, compile_topic
+
+SEEDED_KEY = "seeded_at"
+
+
+@dataclass
+class SeedReport:
+    topics_added: int = 0
+    topics_kept: int = 0
+    feeds_added: int = 0
+    feeds_kept: int = 0
+
+
+def read_topics(path: Path) -> list[dict]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInputError(f"Cannot read topics from {path}: {exc}") from exc
+    topics = data.get("topic", [])
+    for t in topics:
+        for key in ("slug", "name", "query"):
+            if not t.get(key):
+                raise InvalidInputError(f"A topic in {path} has no {key}")
+        try:
+            compile_topic(TopicSpec(0, t["slug"], t["query"], t.get("exclude"), t.get("aliases") or {}))
+        except QueryError as exc:
+            raise InvalidInputError(f"Topic {t['slug']!r} in {path} has a bad query: {exc}") from exc
+    return topics
+
+
+def load_seeds(db: Database, seeds_dir: Path) -> SeedReport:
+    """Add the seed topics and feeds that are missing; existing ones (edited or not) are left alone."""
+    report = SeedReport()
+    topics = read_topics(seeds_dir / "topics.toml")
+    outlines = parse_opml((seeds_dir / "feeds.opml").read_bytes())
+    now = utcnow()
+    with db.write() as conn:
+        for t in topics:
+            added = topic_store.add_topic(
+                conn, t["slug"], t["name"], t["query"].strip(), description=" ".join(t.get("description", "").split()),
+                exclude=(t.get("exclude") or None), aliases=t.get("aliases") or {}, now=now, exist_ok=True)
+            report.topics_added += added is not None
+            report.topics_kept += added is None
+        for o in outlines:
+            before = feed_store.get_feed_by_url(conn, o.url)
+            if before is None:
+                feed_store.add_feed(conn, o.url, o.title, now=now)
+                report.feeds_added += 1
+            else:
+                report.feeds_kept += 1
+        set_meta_once(conn, SEEDED_KEY, now.isoformat())
+    return report
+
+
+def seed_on_first_start(db: Database, seeds_dir: Path) -> SeedReport | None:
+    """Seed only if this database was never seeded, so topics a user deleted do not come back."""
+    with db.read() as conn:
+        if get_meta(conn, SEEDED_KEY):
+            return None
+    return load_seeds(db, seeds_dir)

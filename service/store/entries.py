@@ -1,0 +1,128 @@
+"""Entries: insert-or-update by identity, keeping the SQLite full-text index in step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Row, bindparam, func, select, text, update
+
+from ..errors import NotFoundError
+from ..feeds.normalize import NormalizedEntry
+from ..models import Entry, Feed
+from ._sql import chunks, insert
+
+entries = Entry.__table__
+feeds = Feed.__table__
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    id: int
+    entry: NormalizedEntry
+    status: str  # "new" | "updated" | "unchanged"
+
+
+def upsert_entries(conn: Connection, feed_id: int | None, source: str | None,
+                   items: list[NormalizedEntry], fetched_at: datetime) -> list[StoredEntry]:
+    """Store entries by identity. New ones are inserted; a changed title/summary updates the row in
+    place (updated_at set) so an entry is never duplicated; the rest are left alone."""
+    if not items:
+        return []
+    by_identity = {e.identity: e for e in items}
+    existing: dict[str, tuple[int, str]] = {}
+    for batch in chunks(list(by_identity)):
+        for row in conn.execute(select(entries.c.identity, entries.c.id, entries.c.content_hash)
+                                .where(entries.c.identity.in_(batch))):
+            existing[row.identity] = (row.id, row.content_hash)
+
+    fresh = [e for i, e in by_identity.items() if i not in existing]
+    if fresh:
+        rows = [
+            dict(feed_id=feed_id, identity=e.identity, guid=e.guid, url=e.url, title=e.title, summary=e.summary,
+                 author=e.author, source=source, language=e.language, content_hash=e.content_hash,
+                 published_at=e.published_at, fetched_at=fetched_at)
+            for e in fresh
+        ]
+        for batch in chunks(rows):
+            # DO NOTHING: a concurrent worker that stored the same entry first wins, quietly.
+            conn.execute(insert(conn, entries).on_conflict_do_nothing(index_elements=["identity"]), batch)
+    new_ids: dict[str, int] = {}
+    for batch in chunks([e.identity for e in fresh]):
+        for row in conn.execute(select(entries.c.identity, entries.c.id).where(entries.c.identity.in_(batch))):
+            new_ids[row.identity] = row.id
+
+    changed = [(existing[e.identity][0], e) for e in items
+               if e.identity in existing and existing[e.identity][1] != e.content_hash]
+    if changed:
+        _fts_delete(conn, [entry_id for entry_id, _ in changed])
+        conn.execute(
+            update(entries).where(entries.c.id == bindparam("b_id")).values(
+                title=bindparam("b_title"), summary=bindparam("b_summary"),
+                content_hash=bindparam("b_hash"), updated_at=bindparam("b_now")),
+            [dict(b_id=i, b_title=e.title, b_summary=e.summary, b_hash=e.content_hash, b_now=fetched_at)
+             for i, e in changed],
+        )
+    _fts_insert(conn, list(new_ids.values()) + [entry_id for entry_id, _ in changed])
+
+    changed_ids = {e.identity: entry_id for entry_id, e in changed}
+    out = []
+    for e in items:
+        if e.identity in new_ids:
+            out.append(StoredEntry(new_ids[e.identity], e, "new"))
+        elif e.identity in changed_ids:
+            out.append(StoredEntry(changed_ids[e.identity], e, "updated"))
+        elif e.identity in existing:
+            out.append(StoredEntry(existing[e.identity][0], e, "unchanged"))
+    return out
+
+
+def _fts_insert(conn: Connection, ids: list[int]) -> None:
+    if conn.dialect.name != "sqlite" or not ids:
+        return  # PostgreSQL keeps its tsvector column up to date by itself (generated column)
+    for batch in chunks(ids):
+        conn.execute(text("INSERT INTO entries_fts(rowid, title, summary) "
+                          "SELECT id, title, summary FROM entries WHERE id IN :ids")
+                     .bindparams(bindparam("ids", expanding=True)), {"ids": batch})
+
+
+def _fts_delete(conn: Connection, ids: list[int]) -> None:
+    """Remove rows from the external-content index; must run while the old text is still in entries."""
+    if conn.dialect.name != "sqlite" or not ids:
+        return
+    for batch in chunks(ids):
+        conn.execute(text("INSERT INTO entries_fts(entries_fts, rowid, title, summary) "
+                          "SELECT 'delete', id, title, summary FROM entries WHERE id IN :ids")
+                     .bindparams(bindparam("ids", expanding=True)), {"ids": batch})
+
+
+def get_entry(conn: Connection, ref: str | int) -> Row:
+    """An entry by id, GUID or URL."""
+    stmt = select(entries, feeds.c.title.label("feed_title"), feeds.c.url.label("feed_url")).outerjoin(
+        feeds, feeds.c.id == entries.c.feed_id)
+    if isinstance(ref, int) or str(ref).isdigit():
+        row = conn.execute(stmt.where(entries.c.id == int(ref))).first()
+    else:
+        row = conn.execute(stmt.where((entries.c.guid == ref) | (entries.c.url == ref)).limit(1)).first()
+    if row is None:
+        raise NotFoundError(f"No entry {ref!s}")
+    return row
+
+
+def iter_entries(conn: Connection, since: datetime | None = None, batch_size: int = 2000):
+    """All entries (optionally published since a time), oldest first, in batches: for re-matching."""
+    last_id = 0
+    while True:
+        stmt = select(entries.c.id, entries.c.title, entries.c.summary, entries.c.source,
+                      entries.c.published_at).where(entries.c.id > last_id).order_by(entries.c.id).limit(batch_size)
+        if since is not None:
+            stmt = stmt.where(entries.c.published_at >= since)
+        rows = list(conn.execute(stmt))
+        if not rows:
+            return
+        yield rows
+        last_id = rows[-1].id
+
+
+def count_entries(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(entries)).scalar_one()

@@ -1,0 +1,20 @@
+"""Installation facts (key/value)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, select
+
+from ..models import Meta
+from ._sql import insert
+
+meta = Meta.__table__
+
+
+def get_meta(conn: Connection, key: str) -> str | None:
+    return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar_one_or_none()
+
+
+def set_meta_once(conn: Connection, key: str, value: str) -> bool:
+    """Set a key unless it already exists; True if this call set it."""
+    result = conn.execute(insert(conn, meta).values(key=key, value=value).on_conflict_do_nothing(index_elements=["key"]))
+    return result.rowcount == 1

@@ -1,0 +1,30 @@
+"""User-facing times: "7d", "24h", "90m", "2w" (ago) or a date/datetime ("2023-03-01", ISO 8601). Pure."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from .errors import InvalidInputError
+
+_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$", re.I)
+_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    m = _RELATIVE.match(text or "")
+    if not m:
+        raise InvalidInputError(f"{text!r} is not a duration; use e.g. 30m, 24h, 7d or 2w")
+    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def parse_when(text: str, now: datetime | None = None) -> datetime:
+    """A relative age ("7d" = seven days ago) or an absolute date/time (UTC unless it says otherwise)."""
+    now = now or datetime.now(timezone.utc)
+    if _RELATIVE.match(text or ""):
+        return now - parse_duration(text)
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        raise InvalidInputError(f"{text!r} is neither an age like 7d nor a date like 2023-03-01") from None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
