@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -77,6 +78,8 @@ def parse_feed(body: bytes, content_type: str | None = None, url: str | None = N
     The bytes go to feedparser together with the response's Content-Type, so a charset given by the
     server is honoured (PITFALLS.md: without it windows-1252 bytes were mis-detected).
     """
+    if _looks_like_json(body, content_type):
+        return parse_json_feed(body)
     headers = {}
     if content_type:
         headers["content-type"] = content_type
@@ -122,3 +125,52 @@ def _describe_bozo(exc) -> str:  # noqa: ANN001
         return "the document is not well-formed"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"the document is not well-formed ({text})"
+
+
+def _looks_like_json(body: bytes, content_type: str | None) -> bool:
+    head = body[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if content_type and "json" in content_type.lower():
+        return True
+    return head.startswith(b"{")
+
+
+def _json_date(value) -> datetime | None:  # noqa: ANN001
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+def parse_json_feed(body: bytes) -> ParsedFeed:
+    """JSON Feed 1.0/1.1 (jsonfeed.org), which feedparser 6.0 does not read. Only plain text leaves
+    this project (normalize strips HTML), so content_html needs no sanitizing here."""
+    try:
+        data = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParseError(f"Not a readable JSON Feed: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise ParseError("Not a JSON Feed: no list of items")
+    version = str(data.get("version", ""))
+    warning = None if "jsonfeed.org" in version else "the document does not declare a JSON Feed version"
+    language = data.get("language") if isinstance(data.get("language"), str) else None
+    entries = []
+    for item in data["items"]:
+        if not isinstance(item, dict):
+            continue
+        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        author = next((a.get("name") for a in authors if isinstance(a, dict) and a.get("name")), None)
+        guid = item.get("id")
+        entries.append(ParsedEntry(
+            guid=str(guid) if guid not in (None, "") else None,
+            link=item.get("url") or item.get("external_url") or None,
+            title=_first_text(item.get("title")),
+            summary=_first_text(item.get("summary"), item.get("content_text"), item.get("content_html")),
+            author=author,
+            published=_json_date(item.get("date_published")) or _json_date(item.get("date_modified")),
+            language=item.get("language") if isinstance(item.get("language"), str) else language,
+        ))
+    return ParsedFeed(title=data.get("title") or None, site_url=data.get("home_page_url") or None,
+                      language=language, ttl_minutes=None, entries=entries, warning=warning)

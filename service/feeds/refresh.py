@@ -195,7 +195,7 @@ class Pipeline:
         owner = owner or worker_name()
         summary = RunSummary()
         s = self.settings
-        seen: set[int] = set()
+        started = utcnow()
         write_lock = asyncio.Lock()  # one writer: SQLite allows no more, and parsing is CPU-bound anyway
         async with Fetcher(concurrency=s.concurrency, per_host=s.per_host_concurrency, timeout=s.fetch_timeout_seconds,
                            max_body_bytes=s.max_body_bytes, allow_private_hosts=s.allow_private_hosts) as fetcher:
@@ -216,12 +216,11 @@ class Pipeline:
 
             while True:
                 with self.db.write() as conn:
-                    claimed = [f for f in feed_store.claim_due_feeds(
+                    claimed = feed_store.claim_due_feeds(
                         conn, owner, now=utcnow(), limit=CLAIM_BATCH, lease_seconds=LEASE_SECONDS,
-                        include_not_due=include_not_due) if f.id not in seen]
+                        not_checked_since=started if include_not_due else None)
                 if not claimed:
                     break
-                seen.update(f.id for f in claimed)
                 if on_claimed:
                     on_claimed(len(claimed))
                 await asyncio.gather(*(one(f) for f in claimed))

@@ -20,7 +20,7 @@ def add_feed(conn: Connection, url: str, title: str | None = None, *, kind: str 
     """Insert a feed, due at once. Raises AlreadyExistsError unless exist_ok."""
     now = now or utcnow()
     stmt = insert(conn, feeds).values(url=url, title=title, kind=kind, created_at=now, next_check_at=now, error_count=0)
-    inserted = conn.execute(stmt.on_conflict_do_nothing(index_elements=["url"])).rowcount == 1
+    inserted = conn.execute(stmt.on_conflict_do_nothing(index_elements=["url"]).returning(feeds.c.id)).first() is not None
     if not inserted and not exist_ok:
         raise AlreadyExistsError(f"The feed {url} is already in the list")
     return get_feed_by_url(conn, url)
@@ -61,17 +61,20 @@ def remove_feed(conn: Connection, ref: str | int) -> Row:
 
 
 def claim_due_feeds(conn: Connection, owner: str, *, now: datetime, limit: int, lease_seconds: int,
-                    include_not_due: bool = False) -> list[Row]:
+                    not_checked_since: datetime | None = None) -> list[Row]:
     """Lease up to `limit` due HTTP feeds to `owner`.
 
     PostgreSQL: FOR UPDATE SKIP LOCKED lets any number of workers claim concurrently without double
     claims. SQLite: the write transaction (BEGIN IMMEDIATE) already serializes claimers.
-    An expired lease (a crashed worker) is claimable again.
+    An expired lease (a crashed worker) is claimable again. With `not_checked_since`, every feed not
+    checked since that time is claimed, due or not (`followup poll --all`).
     """
     due = [feeds.c.kind == "http", feeds.c.disabled_reason.is_(None),
            or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now)]
-    if not include_not_due:
+    if not_checked_since is None:
         due.append(or_(feeds.c.next_check_at.is_(None), feeds.c.next_check_at <= now))
+    else:
+        due.append(or_(feeds.c.last_checked_at.is_(None), feeds.c.last_checked_at < not_checked_since))
     picked = (
         select(feeds.c.id)
         .where(and_(*due))

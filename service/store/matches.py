@@ -34,8 +34,7 @@ def insert_matches(conn: Connection, rows: list[NewMatch], now: datetime) -> int
               for m in rows]
     for batch in chunks(values):
         stmt = insert(conn, matches).on_conflict_do_nothing(index_elements=["topic_id", "entry_id"])
-        result = conn.execute(stmt, batch)
-        added += max(result.rowcount, 0)
+        added += len(conn.execute(stmt.returning(matches.c.id), batch).all())
     return added
 
 

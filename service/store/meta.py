@@ -16,5 +16,5 @@ def get_meta(conn: Connection, key: str) -> str | None:
 
 def set_meta_once(conn: Connection, key: str, value: str) -> bool:
     """Set a key unless it already exists; True if this call set it."""
-    result = conn.execute(insert(conn, meta).values(key=key, value=value).on_conflict_do_nothing(index_elements=["key"]))
-    return result.rowcount == 1
+    stmt = insert(conn, meta).values(key=key, value=value).on_conflict_do_nothing(index_elements=["key"])
+    return conn.execute(stmt.returning(meta.c.key)).first() is not None

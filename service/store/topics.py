@@ -24,8 +24,9 @@ def add_topic(conn: Connection, slug: str, name: str, query: str, *, description
     stmt = insert(conn, topics).values(
         slug=slug, name=name, query=query, description=description, exclude=exclude,
         aliases=aliases or {}, active=active, created_at=now, updated_at=now,
-    ).on_conflict_do_nothing(index_elements=["slug"])
-    if conn.execute(stmt).rowcount != 1:
+    ).on_conflict_do_nothing(index_elements=["slug"]).returning(topics.c.id)
+    # RETURNING, not rowcount: PostgreSQL reports rowcount -1 for inserts with implicit RETURNING.
+    if conn.execute(stmt).first() is None:
         if exist_ok:
             return None
         raise AlreadyExistsError(f"A topic with the slug {slug!r} already exists (use `followup topics edit {slug}`)")
