@@ -103,10 +103,13 @@ def upgrade() -> None:
             "tokenize='unicode61 remove_diacritics 2')"
         )
     else:
+        # Punctuation is folded to spaces first so both engines split words the same way as
+        # FTS5's unicode61 ("covid-19" -> covid, 19; PostgreSQL's parser alone would make "-19").
         op.execute(
             "ALTER TABLE entries ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ("
-            "setweight(to_tsvector('simple', coalesce(title, '')), 'A') || "
-            "setweight(to_tsvector('simple', coalesce(summary, '')), 'B')) STORED"
+            "setweight(to_tsvector('simple', regexp_replace(coalesce(title, ''), '[^[:alnum:]]+', ' ', 'g')), 'A') || "
+            "setweight(to_tsvector('simple', regexp_replace(coalesce(summary, ''), '[^[:alnum:]]+', ' ', 'g')), 'B')"
+            ") STORED"
         )
         op.execute("CREATE INDEX ix_entries_search ON entries USING gin (search_vector)")
 

@@ -66,14 +66,14 @@ def _root(db: DbOption = None, verbose: Annotated[bool, typer.Option("--verbose"
 
 def open_context(db_url: str | None, *, migrate: bool = True) -> Context:
     """Settings + database, with the schema brought up to date (a no-op when it already is)."""
+    url = db_url or _root_db
     try:
-        settings = Settings()
+        # Keyword arguments win over the environment, and are validated like it.
+        settings = Settings(database_url=url) if url else Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise FollowupError(f"Bad setting FOLLOWUP_{str(first['loc'][0]).upper()}: {first['msg']}") from None
-    url = db_url or _root_db
-    if url:
-        settings = settings.model_copy(update={"database_url": url})
+        name = "--db" if url and first["loc"] and first["loc"][0] == "database_url" else f"FOLLOWUP_{str(first['loc'][0]).upper()}"
+        raise FollowupError(f"Bad setting {name}: {first['msg'].removeprefix('Value error, ')}") from None
     db = Database(settings.database_url)
     if migrate:
         ensure_schema(db)

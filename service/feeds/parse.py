@@ -105,7 +105,9 @@ def parse_feed(body: bytes, content_type: str | None = None, url: str | None = N
             title=_first_text(raw.get("title")),
             summary=_entry_summary(raw),
             author=raw.get("author") or None,
-            published=_utc(raw.get("published_parsed") or raw.get("updated_parsed") or raw.get("created_parsed")),
+            # dict.get skips FeedParserDict's deprecated published->updated fallback (and its warning)
+            published=_utc(dict.get(raw, "published_parsed") or dict.get(raw, "updated_parsed")
+                           or dict.get(raw, "created_parsed")),
             language=(raw.get("language") or (raw.get("title_detail") or {}).get("language") or feed_language),
         )
         for raw in raw_entries

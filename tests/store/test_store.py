@@ -1,0 +1,137 @@
+"""The store on both databases: identity upserts, full-text search, filters, keyset pages."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from service.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from service.feeds.normalize import NormalizedEntry
+from service.models import Entry
+from service.store import entries as entry_store
+from service.store import feeds as feed_store
+from service.store import matches as match_store
+from service.store import topics as topic_store
+
+T0 = datetime(2023, 3, 6, 9, 0, tzinfo=timezone.utc)
+
+
+def entry(n, title, summary="", hours=0):
+    import hashlib
+
+    return NormalizedEntry(identity=hashlib.sha256(f"e{n}".encode()).hexdigest(), guid=f"guid-{n}",
+                           url=f"https://news.example/{n}", title=title, summary=summary, author=None, language="en",
+                           published_at=T0 + timedelta(hours=hours), content_hash=hashlib.sha256(f"{title}|{summary}".encode()).hexdigest())
+
+
+@pytest.fixture
+def filled(db):
+    with db.write() as conn:
+        feed = feed_store.add_feed(conn, "https://news.example/rss", "Example News")
+        topic = topic_store.add_topic(conn, "fl", "Forced labor", '"forced labor"')
+        other = topic_store.add_topic(conn, "trade", "Trade", "trade")
+        items = [
+            entry(1, "Seoul unveils forced labor compensation plan", "Victims' groups protest the fund", 0),
+            entry(2, "Forced labor plan: Japan welcomes it", "Tokyo reacts to the covid-19 era plan", 1),
+            entry(3, "Trade curbs lifted on chip materials", "Japan ends export controls on AT&T-like firms", 2),
+            entry(4, "Court orders Mitsubishi to pay", "A forced labor ruling", 3),
+        ]
+        stored = entry_store.upsert_entries(conn, feed.id, "Example News", items, T0)
+        ids = {s.entry.guid: s.id for s in stored}
+        match_store.insert_matches(conn, [
+            match_store.NewMatch(topic.id, ids["guid-1"], 3.0, ["forced labor"]),
+            match_store.NewMatch(topic.id, ids["guid-2"], 3.0, ["forced labor"]),
+            match_store.NewMatch(topic.id, ids["guid-4"], 1.0, ["forced labor"]),
+            match_store.NewMatch(other.id, ids["guid-3"], 3.0, ["trade"]),
+        ], T0)
+    return db
+
+
+def test_upsert_is_idempotent_and_updates_changed_text(db):
+    with db.write() as conn:
+        feed = feed_store.add_feed(conn, "https://a.example/rss")
+        first = entry_store.upsert_entries(conn, feed.id, "A", [entry(1, "Old"), entry(2, "Two")], T0)
+        again = entry_store.upsert_entries(conn, feed.id, "A", [entry(1, "Old"), entry(2, "Two")], T0)
+        changed = entry_store.upsert_entries(conn, feed.id, "A", [entry(1, "New headline")], T0 + timedelta(hours=1))
+        total = conn.execute(select(func.count()).select_from(Entry.__table__)).scalar_one()
+    assert [s.status for s in first] == ["new", "new"]
+    assert [s.status for s in again] == ["unchanged", "unchanged"]
+    assert changed[0].status == "updated" and changed[0].id == first[0].id and total == 2
+    with db.read() as conn:
+        assert [r.title for r in match_store.search_entries(conn, "headline")] == ["New headline"]
+        assert match_store.search_entries(conn, "Old") == []  # the index followed the update
+
+
+def test_matches_are_unique_per_topic_and_entry(filled):
+    with filled.write() as conn:
+        topic = topic_store.get_topic(conn, "fl")
+        e = conn.execute(select(Entry.__table__.c.id).order_by(Entry.__table__.c.id)).first()
+        again = match_store.insert_matches(conn, [match_store.NewMatch(topic.id, e.id, 9.0, ["x"])], T0)
+    assert again == 0
+
+
+@pytest.mark.parametrize("kwargs,titles", [
+    ({}, ["Court orders Mitsubishi to pay", "Trade curbs lifted on chip materials",
+          "Forced labor plan: Japan welcomes it", "Seoul unveils forced labor compensation plan"]),
+    ({"topic": "fl"}, ["Court orders Mitsubishi to pay", "Forced labor plan: Japan welcomes it",
+                       "Seoul unveils forced labor compensation plan"]),
+    ({"topic": "fl", "search": "plan"}, ["Forced labor plan: Japan welcomes it", "Seoul unveils forced labor compensation plan"]),
+    ({"search": '"compensation plan"'}, ["Seoul unveils forced labor compensation plan"]),
+    ({"search": "compens*"}, ["Seoul unveils forced labor compensation plan"]),
+    ({"search": "victims"}, ["Seoul unveils forced labor compensation plan"]),       # summary is indexed
+    ({"search": "covid-19"}, ["Forced labor plan: Japan welcomes it"]),             # raw punctuation is safe
+    ({"search": "AT&T"}, ["Trade curbs lifted on chip materials"]),
+    ({"search": "c++"}, []),
+    ({"since": T0 + timedelta(hours=1), "until": T0 + timedelta(hours=3)},
+     ["Trade curbs lifted on chip materials", "Forced labor plan: Japan welcomes it"]),
+    ({"source": "example"}, ["Court orders Mitsubishi to pay", "Trade curbs lifted on chip materials",
+                             "Forced labor plan: Japan welcomes it", "Seoul unveils forced labor compensation plan"]),
+    ({"source": "nowhere"}, []),
+])
+def test_search_matches(filled, kwargs, titles):
+    with filled.read() as conn:
+        rows = match_store.search_matches(conn, **kwargs)
+    assert [r.title for r in rows] == titles
+
+
+def test_search_without_letters_is_a_clear_error(filled):
+    with filled.read() as conn, pytest.raises(InvalidInputError, match="no letters or digits"):
+        match_store.search_matches(conn, search="&&& ---")
+
+
+def test_keyset_pages_are_stable_under_inserts(filled):
+    with filled.read() as conn:
+        page1 = match_store.search_matches(conn, limit=2)
+    cursor = match_store.encode_cursor(page1[-1].published_at, page1[-1].match_id)
+    with filled.write() as conn:  # something newer arrives between two page loads
+        feed = feed_store.get_feed(conn, "https://news.example/rss")
+        (new,) = entry_store.upsert_entries(conn, feed.id, "Example News", [entry(9, "Newest", hours=10)], T0)
+        match_store.insert_matches(conn, [match_store.NewMatch(topic_store.get_topic(conn, "fl").id, new.id, 1.0, [])], T0)
+    with filled.read() as conn:
+        page2 = match_store.search_matches(conn, limit=2, cursor=cursor)
+    assert [r.title for r in page1] == ["Court orders Mitsubishi to pay", "Trade curbs lifted on chip materials"]
+    assert [r.title for r in page2] == ["Forced labor plan: Japan welcomes it", "Seoul unveils forced labor compensation plan"]
+    with filled.read() as conn, pytest.raises(InvalidInputError):
+        match_store.search_matches(conn, cursor="not-a-cursor")
+
+
+def test_removing_a_feed_keeps_its_entries_and_matches(filled):
+    with filled.write() as conn:
+        feed_store.remove_feed(conn, "https://news.example/rss")
+    with filled.read() as conn:
+        rows = match_store.search_matches(conn, topic="fl")
+    assert len(rows) == 3 and rows[0].feed == "Example News"
+
+
+def test_duplicates_and_missing_things_are_named_errors(db):
+    with db.write() as conn:
+        feed_store.add_feed(conn, "https://a.example/rss")
+        topic_store.add_topic(conn, "t", "T", "x")
+    with db.write() as conn, pytest.raises(AlreadyExistsError, match="already in the list"):
+        feed_store.add_feed(conn, "https://a.example/rss")
+    with db.write() as conn, pytest.raises(AlreadyExistsError, match="already exists"):
+        topic_store.add_topic(conn, "t", "T", "x")
+    with db.read() as conn, pytest.raises(NotFoundError, match="No topic"):
+        topic_store.get_topic(conn, "nope")
+    with db.read() as conn, pytest.raises(NotFoundError, match="No feed"):
+        feed_store.get_feed(conn, 999)
