@@ -42,12 +42,17 @@ class MatchResult:
 
 
 def _synonym_term(text: str, like: Term) -> Term:
+    """A synonym is a phrase; a trailing * makes its last word a prefix, as in queries."""
+    text = text.strip()
     if has_cjk(text):
         return Term(words=tuple(words(text)), text=" ".join(fold(text).split()), field=like.field, substring=True)
+    prefix = text.endswith("*")
     folded = tuple(words(text))
     if not folded:
         raise QueryError(f"The alias {text!r} has no letters or digits")
-    return Term(words=folded, text=" ".join(folded), field=like.field)
+    if prefix and len(folded[-1]) < 2:
+        raise QueryError(f"The alias {text!r} needs at least 2 letters before the *")
+    return Term(words=folded, text=" ".join(folded), prefix=prefix, field=like.field)
 
 
 def expand_aliases(node: Node, aliases: dict[str, list[str]]) -> Node:
