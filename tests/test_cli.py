@@ -161,3 +161,24 @@ def test_run_starts_seeds_and_stops_cleanly(tmp_path):
     assert "First start: loaded 4 seed topics" in text
     assert "Polled " in text and "failed" in text  # no network here: every feed fails with a reason
     assert "Stopped." in text and proc.returncode == 0
+
+
+def test_topics_test_explain_suggest(cli, dbarg, data_dir, tmp_path):
+    ok(cli("ingest", *dbarg, str(data_dir / "feeds/embedded_extracted")))
+    out = ok(cli("topics", "test", '"north korea*"', "--since", "all", "--limit", "3", *dbarg))
+    assert "Would have matched" in out and "north korea" in out.lower()
+    as_json = json.loads(ok(cli("topics", "test", "korea*", "--since", "all", "--format", "json", *dbarg)))
+    assert as_json[0]["total"] >= 1 and as_json[0]["top"][0]["matched_terms"]
+    fails(cli("topics", "test", "korea AND (japan", *dbarg), "This ( is never closed")
+    added = ok(cli("topics", "add", "nk", "--name", "NK", "--query", '"north korea*"', *dbarg))
+    assert "Would have matched" in added and "Added topic nk" in added and "Matched" in added
+    entry_id = json.loads(ok(cli("matches", "--topic", "nk", "--format", "json", *dbarg)))[0]["entry_id"]
+    why = ok(cli("topics", "explain", "nk", str(entry_id), *dbarg))
+    assert "It MATCHES topic nk" in why and "found in" in why
+    fails(cli("topics", "explain", "nk", "999999", *dbarg), "No entry 999999")
+    teaser = data_dir.parent / "seed" / "article-teaser.txt"
+    suggested = ok(cli("topics", "suggest", str(teaser), "--add", "1", *dbarg))
+    assert "Candidate topics" in suggested and "Added topic" in suggested
+    fails(cli("topics", "suggest", str(teaser), "--add", "99", *dbarg), "There is no candidate 99")
+    (tmp_path / "short.txt").write_text("Too short.")
+    fails(cli("topics", "suggest", str(tmp_path / "short.txt"), *dbarg), "too little text")

@@ -130,13 +130,19 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def emit(rows: list[dict], fmt: str, table: Callable[[list[dict]], None]) -> None:
     """Print rows as a Rich table, JSON, JSON lines or CSV."""
     if fmt == "json":
-        sys.stdout.write(json.dumps([{k: _jsonable(v) for k, v in r.items()} for r in rows], ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2, default=_json_default) + "\n")
     elif fmt == "jsonl":
         for r in rows:
-            sys.stdout.write(json.dumps({k: _jsonable(v) for k, v in r.items()}, ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps(r, ensure_ascii=False, default=_json_default) + "\n")
     elif fmt == "csv":
         buffer = io.StringIO()
         if rows:
@@ -148,6 +154,17 @@ def emit(rows: list[dict], fmt: str, table: Callable[[list[dict]], None]) -> Non
         sys.stdout.write(buffer.getvalue())
     else:
         table(rows)
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[int]) -> str:
+    """Per-day volumes as one line of block characters (empty days as spaces)."""
+    top = max(values, default=0)
+    if top == 0:
+        return " " * len(values)
+    return "".join(" " if v == 0 else _BARS[min(len(_BARS) - 1, (v * len(_BARS) - 1) // top)] for v in values)
 
 
 def ago(value: datetime | None, now: datetime) -> str:

@@ -8,12 +8,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..errors import InvalidInputError
+from ..errors import AlreadyExistsError, InvalidInputError
 from ..feeds.refresh import match_backlog
 from ..store import matches as match_store
 from ..store import topics as topic_store
 from ..topics.compile import TopicSpec, compile_topic
-from .app import DbOption, check_format, command, emit, open_context, out, topics_app
+from .app import DbOption, check_format, command, emit, open_context, out, sparkline, topics_app
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 AliasOption = Annotated[
@@ -49,8 +49,9 @@ def add(slug: Annotated[str, typer.Argument(help="Short id: lower-case letters, 
         description: Annotated[str, typer.Option(help="What this topic is and is not about.")] = "",
         exclude: Annotated[str | None, typer.Option(help="Entries matching this query are never matched.")] = None,
         alias: AliasOption = None,
-        backlog: Annotated[bool, typer.Option(help="Also match the entries already stored.")] = True) -> None:
-    """Add a topic and match the stored backlog against it.
+        backlog: Annotated[bool, typer.Option(help="Also match the entries already stored.")] = True,
+        preview: Annotated[bool, typer.Option(help="Show what the query would have matched in the last 30 days first.")] = True) -> None:
+    """Add a topic: preview it on the last 30 days, save it, and match the stored backlog against it.
 
     Example: followup topics add gsomia --name "GSOMIA" --query 'gsomia OR "intelligence sharing" (japan korea)'
     """
@@ -59,6 +60,16 @@ def add(slug: Annotated[str, typer.Argument(help="Short id: lower-case letters, 
     aliases = _aliases(alias)
     _validate(slug, query, exclude, aliases)
     ctx = open_context(db)
+    with ctx.db.read() as conn:  # a taken slug is refused before any backtest work
+        taken = any(t.slug == slug for t in topic_store.list_topics(conn))
+    if taken:
+        raise AlreadyExistsError(f"A topic with the slug {slug!r} already exists (use `followup topics edit {slug}`)")
+    if preview:
+        from ..timeparse import parse_when
+        from ..topics.backtest import backtest
+
+        since_at = parse_when("30d")
+        _print_backtest(backtest(ctx.db, TopicSpec(0, slug, query, exclude, aliases or {}), since_at), since_at, 5)
     with ctx.db.write() as conn:
         topic_store.add_topic(conn, slug, name, query, description=description, exclude=exclude, aliases=aliases)
     out.print(f"Added topic {slug}.", markup=False)
@@ -153,3 +164,145 @@ def remove(slug: str, db: DbOption = None) -> None:
     with ctx.db.write() as conn:
         topic_store.remove_topic(conn, slug)
     out.print(f"Removed topic {slug}.", markup=False)
+
+
+def _print_backtest(result, since_at, limit: int, *, show_days: bool = True) -> None:  # noqa: ANN001
+    from ..models import utcnow
+
+    today = utcnow().date()
+    days = result.days(since_at.date() if since_at else None, today)
+    window = f"since {since_at:%Y-%m-%d}" if since_at else "in all stored entries"
+    out.print(f"Would have matched {result.total} of {result.scanned} entries {window}.", markup=False)
+    if result.total and show_days and days:
+        busiest = max(days, key=lambda d: d[1])
+        out.print(f"  per day {days[0][0]:%m-%d} {sparkline([n for _, n in days])} {days[-1][0]:%m-%d}"
+                  f"   (busiest {busiest[0]:%Y-%m-%d}: {busiest[1]})", markup=False)
+    top = result.top(limit)
+    if top:
+        t = Table("published", "score", "title", "source", "why", box=None, pad_edge=False)
+        for h in top:
+            t.add_row(f"{h.published_at:%Y-%m-%d}", f"{h.score:g}", h.title[:90], (h.source or "")[:24], ", ".join(h.terms[:5]))
+        out.print(t)
+
+
+@topics_app.command("test")
+@command
+def test(query: Annotated[str, typer.Argument(help="The query to try (see docs/queries.md).")], db: DbOption = None,
+         since: Annotated[str | None, typer.Option(help="Only entries published since: an age (30d) or a date; default all.")] = "30d",
+         limit: Annotated[int, typer.Option(min=1, max=1000, help="How many of the top matches to show.")] = 10,
+         exclude: Annotated[str | None, typer.Option(help="An exclusion query to try with it.")] = None,
+         alias: AliasOption = None,
+         fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table") -> None:
+    """Backtest a query on stored entries before saving it: matches per day, top matches and why.
+
+    Example: followup topics test 'gsomia OR "intelligence sharing" (japan korea)' --since 90d
+    """
+    from ..timeparse import parse_when
+    from ..topics.backtest import backtest
+
+    check_format(fmt, ("table", "json"))
+    ctx = open_context(db)
+    since_at = parse_when(since) if since and since != "all" else None
+    result = backtest(ctx.db, TopicSpec(0, "test", query, exclude, _aliases(alias) or {}), since_at)
+    if fmt == "json":
+        emit([dict(total=result.total, scanned=result.scanned,
+                   per_day={d.isoformat(): n for d, n in sorted(result.per_day.items())},
+                   top=[dict(entry_id=h.entry_id, title=h.title, url=h.url, source=h.source, published=h.published_at,
+                             score=h.score, matched_terms=h.terms) for h in result.top(limit)])], "json", lambda _: None)
+        return
+    _print_backtest(result, since_at, limit)
+
+
+@topics_app.command("explain")
+@command
+def explain_(slug: str, entry: Annotated[str, typer.Argument(help="Entry id, GUID or URL.")], db: DbOption = None) -> None:
+    """Why an entry did or did not match a topic: each clause of the query with its result.
+
+    Example: followup topics explain gsomia 1234
+    """
+    from ..store import entries as entry_store
+    from ..topics.explain import explain
+    from ..topics.match import make_document
+
+    ctx = open_context(db)
+    with ctx.db.read() as conn:
+        t = topic_store.get_topic(conn, slug)
+        row = entry_store.get_entry(conn, entry)
+    topic = compile_topic(TopicSpec(t.id, t.slug, t.query, t.exclude, t.aliases or {}))
+    result = explain(topic, make_document(row.title, row.summary, row.source or ""))
+    out.print(f"Entry {row.id}: {row.title}", markup=False)
+    out.print(f"  {row.url or row.guid or ''} ({row.source or 'unknown source'}, {row.published_at:%Y-%m-%d})", markup=False)
+    verdict = "MATCHES" if result.matched else "does NOT match"
+    out.print(f"It {verdict} topic {slug}.", markup=False)
+    for line in result.lines():
+        out.print(line, markup=False)
+
+
+@topics_app.command("suggest")
+@command
+def suggest_(source: Annotated[str, typer.Argument(help="An article: a local file (text or HTML) or an http(s) URL.")],
+             db: DbOption = None,
+             limit: Annotated[int, typer.Option(min=1, max=50, help="How many candidates to show.")] = 10,
+             add: Annotated[str | None, typer.Option(help="Add these candidates as topics, e.g. --add 1,3.")] = None) -> None:
+    """Propose topics from an article: key phrases with scores and queries (YAKE + TF-IDF on stored entries).
+
+    Example: followup topics suggest ../shared/seed/article-teaser.txt --add 2
+    """
+    import asyncio
+    from pathlib import Path
+
+    from ..feeds.fetch import Fetcher
+    from ..store import entries as entry_store
+    from ..topics.suggest import article_text, suggest
+
+    ctx = open_context(db)
+    if source.startswith(("http://", "https://")):
+        async def get():  # noqa: ANN202
+            s = ctx.settings
+            async with Fetcher(timeout=s.fetch_timeout_seconds, max_body_bytes=s.max_body_bytes,
+                               allow_private_hosts=s.allow_private_hosts) as f:
+                return await f.fetch(source)
+
+        fetched = asyncio.run(get())
+        if fetched.error:
+            raise InvalidInputError(f"Could not fetch {source}: {fetched.error}")
+        text = article_text(fetched.body, fetched.content_type)
+    else:
+        try:
+            text = article_text(Path(source).read_bytes())
+        except OSError as exc:
+            raise InvalidInputError(f"Cannot read {source}: {exc.strerror}") from exc
+    if len(text.split()) < 20:
+        raise InvalidInputError("The article has too little text to suggest topics from (fewer than 20 words)")
+    with ctx.db.read() as conn:
+        total = entry_store.count_entries(conn)
+
+        def doc_freq(phrase: str) -> int:
+            return match_store.count_entries_matching(conn, f'"{phrase}"')
+
+        candidates = suggest(text, limit=limit, total_docs=total, doc_freq=doc_freq)
+        counts = [doc_freq(c.phrase) if total else 0 for c in candidates]
+    method = "YAKE + TF-IDF against your stored entries" if total >= 1000 else \
+        f"YAKE (only {total} stored entries: too few for TF-IDF; ingest or poll more for better suggestions)"
+    out.print(f"Candidate topics from {source} — {method}:", markup=False)
+    t = Table("#", "score", "phrase", "stored", "suggested query", box=None, pad_edge=False)
+    for n, (c, count) in enumerate(zip(candidates, counts), 1):
+        t.add_row(str(n), f"{c.score:.2f}", c.phrase, str(count), c.query)
+    out.print(t)
+    if add:
+        try:
+            picks = sorted({int(x) for x in add.split(",") if x.strip()})
+        except ValueError:
+            raise InvalidInputError(f"--add {add!r} should be candidate numbers like 1,3") from None
+        for n in picks:
+            if not 1 <= n <= len(candidates):
+                raise InvalidInputError(f"There is no candidate {n} (1–{len(candidates)})")
+        for n in picks:
+            c = candidates[n - 1]
+            with ctx.db.write() as conn:
+                topic_store.add_topic(conn, c.slug, c.phrase.title(), c.query,
+                                      description=f"Suggested from {source}")
+            added = match_backlog(ctx.db, c.slug)
+            out.print(f"Added topic {c.slug} (query {c.query}); matched {added} stored entries.", markup=False)
+    else:
+        out.print("Add one with `--add N`, or refine it first with `followup topics test QUERY`.")

@@ -113,7 +113,7 @@ def iter_entries(conn: Connection, since: datetime | None = None, batch_size: in
     """All entries (optionally published since a time), oldest first, in batches: for re-matching."""
     last_id = 0
     while True:
-        stmt = select(entries.c.id, entries.c.title, entries.c.summary, entries.c.source,
+        stmt = select(entries.c.id, entries.c.title, entries.c.summary, entries.c.source, entries.c.url,
                       entries.c.published_at).where(entries.c.id > last_id).order_by(entries.c.id).limit(batch_size)
         if since is not None:
             stmt = stmt.where(entries.c.published_at >= since)

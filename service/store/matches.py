@@ -141,6 +141,11 @@ def search_matches(conn: Connection, *, topic: str | None = None, since: datetim
     return list(conn.execute(stmt))
 
 
+def count_entries_matching(conn: Connection, search: str) -> int:
+    """How many stored entries the full-text search finds (document frequency for a phrase)."""
+    return conn.execute(select(func.count()).select_from(entries).where(_fts_condition(conn, search))).scalar_one()
+
+
 def search_entries(conn: Connection, search: str, limit: int = 50) -> list[Row]:
     """Full-text search over all stored entries (matched or not), newest first."""
     stmt = (select(entries.c.id, entries.c.title, entries.c.url, entries.c.published_at, entries.c.source)

@@ -103,8 +103,8 @@ def anchors(node: Node) -> frozenset[Term] | None:
     options = [a for a in (anchors(c) for c in node.children) if a is not None]
     if not options:
         return None
-    # Fewer anchor terms and longer words make for rarer candidates.
-    return min(options, key=lambda a: (len(a), -sum(len(t.text) for t in a)))
+    # Fewer anchor terms, phrases over single words, longer words: rarer candidates.
+    return min(options, key=lambda a: (len(a), -min(len(t.words) for t in a), -sum(len(t.text) for t in a)))
 
 
 def compile_topic(spec: TopicSpec) -> CompiledTopic:
@@ -121,14 +121,16 @@ def compile_topic(spec: TopicSpec) -> CompiledTopic:
     return CompiledTopic(spec.id, spec.slug, node, exclude)
 
 
-def _index_key(term: Term) -> tuple[str, str]:
-    """("word", w) | ("prefix", p) | ("text", s): the literal the candidate index looks for."""
+def _index_key(term: Term) -> tuple[str, object]:
+    """("word", w) | ("bigram", (w1, w2)) | ("prefix", p) | ("text", s): the literal the candidate index
+    looks for. A phrase is indexed by its first two words together, far rarer than either word."""
     if term.substring:
         return ("text", term.text)
     if len(term.words) == 1:
         return ("prefix", term.words[0]) if term.prefix else ("word", term.words[0])
-    exact = term.words[:-1] if term.prefix else term.words
-    return ("word", max(exact, key=len))
+    if len(term.words) == 2 and term.prefix:
+        return ("word", term.words[0])
+    return ("bigram", (term.words[0], term.words[1]))
 
 
 class Matcher:
@@ -138,6 +140,7 @@ class Matcher:
         self.topics: dict[int, CompiledTopic] = {}
         self.errors: dict[str, str] = {}
         self._by_word: dict[str, set[int]] = defaultdict(set)
+        self._by_bigram: dict[tuple[str, str], set[int]] = defaultdict(set)
         self._by_prefix: dict[str, set[int]] = defaultdict(set)
         self._prefix_lengths: set[int] = set()
         self._automaton = ahocorasick.Automaton()
@@ -156,6 +159,8 @@ class Matcher:
                 kind, key = _index_key(term)
                 if kind == "word":
                     self._by_word[key].add(topic.id)
+                elif kind == "bigram":
+                    self._by_bigram[key].add(topic.id)
                 elif kind == "prefix":
                     self._by_prefix[key].add(topic.id)
                     self._prefix_lengths.add(len(key))
@@ -174,6 +179,12 @@ class Matcher:
     def candidates(self, doc: Document) -> set[int]:
         found: set[int] = set()
         by_word, by_prefix, lengths = self._by_word, self._by_prefix, self._lengths
+        if self._by_bigram:
+            by_bigram = self._by_bigram
+            for pair in doc.bigrams():
+                ids = by_bigram.get(pair)
+                if ids:
+                    found |= ids
         for word in doc.vocabulary():
             ids = by_word.get(word)
             if ids:

@@ -31,9 +31,16 @@ class Document:
 
     def vocabulary(self) -> set[str]:
         vocab: set[str] = set()
-        for name in self.words:
-            vocab.update(self.positions(name))
+        for seq in self.words.values():
+            vocab.update(seq)
         return vocab
+
+    def bigrams(self) -> set[tuple[str, str]]:
+        """Adjacent word pairs within each field (what phrase anchors are indexed by)."""
+        pairs: set[tuple[str, str]] = set()
+        for seq in self.words.values():
+            pairs.update(zip(seq, seq[1:]))
+        return pairs
 
 
 def make_document(title: str, summary: str = "", source: str = "") -> Document:
@@ -126,9 +133,15 @@ def _child_spans(child: Node, doc: Document, name: str) -> list[tuple[int, int, 
 def _near(node: Near, doc: Document, hits: set[tuple[str, str]] | None) -> bool:
     """Each neighbour pair in the chain within `distance` words of each other, in either order."""
     matched = False
-    for name in BODY_FIELDS + ("source",):
-        spans = [_child_spans(c, doc, name) for c in node.children]
-        if not all(spans):
+    names = {name for c in node.children for t in (c.children if isinstance(c, Or) else (c,)) for name in _fields(t)}
+    for name in (n for n in ("title", "summary", "source") if n in names):
+        spans = []
+        for c in node.children:
+            found = _child_spans(c, doc, name)
+            if not found:
+                break
+            spans.append(found)
+        if len(spans) < len(node.children):
             continue
         ok, labels = True, set()
         for left, right in zip(spans, spans[1:]):

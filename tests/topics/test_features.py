@@ -1,0 +1,96 @@
+"""Backtest, explain, suggest and the candidate index on realistic inputs."""
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from service.errors import QueryError
+from service.feeds.normalize import NormalizedEntry
+from service.store import entries as entry_store
+from service.store import feeds as feed_store
+from service.topics.backtest import backtest
+from service.topics.compile import Matcher, TopicSpec, compile_topic
+from service.topics.explain import explain
+from service.topics.match import make_document
+from service.topics.suggest import article_text, suggest
+
+NOW = datetime.now(timezone.utc)
+
+
+def store(db, rows):
+    import hashlib
+
+    with db.write() as conn:
+        feed = feed_store.add_feed(conn, "https://news.example/rss", "Example")
+        items = [NormalizedEntry(hashlib.sha256(t.encode()).hexdigest(), None, f"https://news.example/{n}", t, s, None,
+                                 "en", NOW - timedelta(days=d), hashlib.sha256(t.encode()).hexdigest())
+                 for n, (t, s, d) in enumerate(rows)]
+        entry_store.upsert_entries(conn, feed.id, "Example", items, NOW)
+
+
+def test_backtest_counts_per_day_and_ranks_title_hits_first(db):
+    store(db, [("Seoul extends GSOMIA", "", 1), ("Defence news", "GSOMIA mentioned", 1),
+               ("GSOMIA restored fully", "", 3), ("Unrelated", "nothing", 2), ("Old GSOMIA story", "", 60)])
+    result = backtest(db, TopicSpec(0, "t", "gsomia"), NOW - timedelta(days=30))
+    assert result.scanned == 4 and result.total == 3
+    assert sorted(result.per_day.values()) == [1, 2]
+    top = result.top(10)
+    assert top[-1].title == "Defence news"  # summary-only hit scores lowest
+    assert all("gsomia" in h.terms for h in top)
+    assert len(result.days((NOW - timedelta(days=30)).date(), NOW.date())) == 31
+    everything = backtest(db, TopicSpec(0, "t", "gsomia"), None)
+    assert everything.total == 4
+    with pytest.raises(QueryError):
+        backtest(db, TopicSpec(0, "t", "gsomia AND ("), None)
+
+
+def test_explain_names_the_failing_clause():
+    topic = compile_topic(TopicSpec(1, "fl", '"forced labor" (japan OR korea)', exclude="xinjiang"))
+    why = explain(topic, make_document("Forced labor claims in Xinjiang", "Japan imports cotton"))
+    text = "\n".join(why.lines())
+    assert not why.matched
+    assert '✔ "forced labor" — found in title' in text
+    assert "✔ japan — found in summary" in text
+    assert "exclude: (this entry is excluded)" in text
+    why = explain(topic, make_document("Forced labor ruling", "court in Seoul"))
+    assert not why.matched and "✘ ANY of — none present" in "\n".join(why.lines())
+    near = compile_topic(TopicSpec(1, "n", "japan NEAR/2 korea"))
+    lines = "\n".join(explain(near, make_document("Japan said on Monday that Korea", "")).lines())
+    assert "present but more than 2 words apart" in lines
+
+
+def test_suggest_from_the_seed_article(data_dir):
+    teaser = data_dir.parent / "seed" / "article-teaser.txt"
+    found = suggest(article_text(teaser.read_bytes()), limit=10)
+    phrases = [s.phrase for s in found]
+    assert any("korea" in p for p in phrases) and any("supreme court" in p or "abe" in p for p in phrases)
+    assert all(0 <= s.score <= 1 and s.query and s.slug for s in found)
+    assert len(set(phrases)) == len(phrases)
+
+
+def test_suggest_uses_stored_entries_as_background():
+    text = ("The white list dispute continued. Japan kept South Korea off the white list. "
+            "Officials said the white list decision was final, officials said on Monday. ") * 3
+    common = {"officials said": 900, "white list": 12, "south korea": 300}
+    found = suggest(text, limit=5, total_docs=10_000, doc_freq=lambda p: common.get(p, 0))
+    assert found[0].phrase == "white list" and "tf-idf" in found[0].method
+    assert "officials said" not in [s.phrase for s in found[:2]]
+
+
+def test_html_articles_are_read_as_text():
+    html = b"<html><head><style>p{}</style><script>x()</script></head><body><p>One &amp; two</p><p>three</p></body></html>"
+    assert article_text(html).split() == ["One", "&", "two", "three"]
+
+
+def test_alias_synonyms_may_be_prefixes():
+    m = Matcher([TopicSpec(1, "t", "title:rok japanese", aliases={"rok": ["s korea*"]})])
+    assert m.match(make_document("S. Korean and Japanese leaders meet"))  # "s korean" via the prefix synonym
+    with pytest.raises(QueryError):
+        compile_topic(TopicSpec(1, "t", "rok", aliases={"rok": ["s*"]}))
+
+
+def test_phrases_are_indexed_by_word_pairs():
+    m = Matcher([TopicSpec(1, "a", '"police chief"'), TopicSpec(2, "b", "police")])
+    assert m.candidates(make_document("Police arrest a chief suspect")) == {2}
+    assert m.candidates(make_document("New police chief named")) == {1, 2}
