@@ -5,7 +5,9 @@ Two documented statistical methods, combined:
   keyphrase scoring from term position, frequency, casing and context dispersion. Lower is better.
 - TF-IDF of the article's 2–3 word phrases against the user's own stored entries (document frequency
   from the full-text index), when there are enough of them: phrases frequent here and rare in the news
-  at large make good topics, while phrases every story uses ("last year") are pushed down.
+  at large make good topics, while phrases every story uses ("last year") are pushed down. The IDF is
+  damped by 1 - exp(-df/3) so that a phrase nobody else ever wrote ("remained elusive") does not win:
+  a topic is only useful if the news keeps using its words.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ two three said says mr ms s t n ca don won isn aren didn doesn hasn haven wasn w
 might must shall would also still yet however although though even well much many like make made
 """.split())
 MIN_BACKGROUND = 1000  # below this many stored entries, document frequencies say little
+INNER_OK = {"of"}  # "republic of korea" is a name; "seoul and tokyo" is two topics
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ def _clean(phrase: str) -> tuple[str, ...] | None:
     w = tuple(words(phrase))
     if not w or w[0] in STOPWORDS or w[-1] in STOPWORDS or any(len(x) < 2 and not x.isdigit() for x in w):
         return None
+    if any(x in STOPWORDS and x not in INNER_OK for x in w[1:-1]):
+        return None
     if len(w) == 1 and (len(w[0]) < 4 or w[0] in STOPWORDS):
         return None
     return w
@@ -79,8 +84,15 @@ def _ngrams(text: str) -> Counter:
                 gram = tuple(w[i:i + n])
                 if gram[0] in STOPWORDS or gram[-1] in STOPWORDS or any(len(x) < 2 for x in gram):
                     continue
+                if any(x in STOPWORDS and x not in INNER_OK for x in gram[1:-1]):
+                    continue
                 counts[gram] += 1
     return counts
+
+
+def _contains(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
+    n = len(inner)
+    return any(outer[i:i + n] == inner for i in range(len(outer) - n + 1))
 
 
 def _slug(phrase: tuple[str, ...]) -> str:
@@ -110,7 +122,10 @@ def suggest(text: str, *, limit: int = 10, total_docs: int = 0,
             df = doc_freq(" ".join(gram))
             if df == 0:
                 continue  # never seen in the news: likely an artefact of this page (a byline, a caption)
-            tfidf[gram] = (1 + math.log(tf)) * math.log((total_docs + 1) / (df + 1)) / idf_max
+            # A topic should recur in the news: a phrase seen once in the whole background is more
+            # likely this writer's turn of phrase, so rarity is damped below ~3 occurrences.
+            recurrence = 1 - math.exp(-df / 3)
+            tfidf[gram] = (1 + math.log(tf)) * math.log((total_docs + 1) / (df + 1)) / idf_max * recurrence
         top = max(tfidf.values(), default=1.0) or 1.0
         for gram, value in tfidf.items():
             scores.setdefault(gram, {})["tf-idf"] = value / top
@@ -128,9 +143,9 @@ def suggest(text: str, *, limit: int = 10, total_docs: int = 0,
     combined.sort(key=lambda x: -x[0])
     chosen: list[tuple[float, tuple[str, ...], str]] = []
     for value, key, method in combined:
-        phrase = " ".join(key)
-        # skip a phrase inside a better one ("south korea" under "south korea supreme court") and vice versa
-        if any(phrase in " ".join(k) or " ".join(k) in phrase for _, k, _ in chosen):
+        # skip a phrase inside a better one ("supreme court" under "korean supreme court") and vice
+        # versa; whole words only, so "south korea" does not swallow "south korean supreme court"
+        if any(_contains(k, key) or _contains(key, k) for _, k, _ in chosen):
             continue
         chosen.append((value, key, method))
         if len(chosen) >= limit:
