@@ -93,11 +93,30 @@ class Entry(Base):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", name="fk_entries_story", ondelete="SET NULL"))
 
     __table_args__ = (
         Index("ix_entries_published", "published_at", "id"),
         Index("ix_entries_feed", "feed_id"),
+        Index("ix_entries_story", "story_id"),
     )
+
+
+class Story(Base):
+    """One real-world development, however many outlets reported it."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    headline: Mapped[str] = mapped_column(Text, default="")  # the earliest entry's title
+    headline_entry_id: Mapped[int | None] = mapped_column(Integer)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    entry_count: Mapped[int] = mapped_column(Integer, default=0)
+    source_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_stories_last_seen", "last_seen"),)
 
 
 class Topic(Base):

@@ -53,3 +53,53 @@ def test_sqlite_connections_use_wal_and_foreign_keys(sqlite_db):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def _upgrade_existing(url):
+    """A database at 0001 with data in it upgrades to head, keeps its data, and the entries get stories."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import text
+
+    from service.config import Settings
+    from service.feeds.refresh import Pipeline
+
+    db = Database(url)
+    try:
+        upgrade(db, "0001")
+        now = datetime(2023, 3, 6, tzinfo=timezone.utc)
+        with db.write() as conn:
+            conn.execute(text("INSERT INTO feeds (url, kind, error_count, created_at) VALUES ('https://a.example/rss', 'http', 0, :now)"),
+                         {"now": now if db.dialect != "sqlite" else now.replace(tzinfo=None)})
+            for n, title in enumerate(["Seoul unveils forced labor compensation plan",
+                                       "Seoul unveils forced labor compensation plan for victims"]):
+                conn.execute(text("INSERT INTO entries (feed_id, identity, title, summary, content_hash, published_at, fetched_at) "
+                                  "VALUES (1, :i, :t, '', 'h', :now, :now)"),
+                             {"i": f"id{n}", "t": title, "now": now if db.dialect != "sqlite" else now.replace(tzinfo=None)})
+        upgrade(db)
+        with db.read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM entries WHERE story_id IS NULL")).scalar() == 2
+        pipeline = Pipeline(db, Settings(database_url=url))
+        assert pipeline.assign_missing_stories() == 2
+        with db.read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM entries WHERE story_id IS NULL")).scalar() == 0
+            assert conn.execute(text("SELECT entry_count, source_count FROM stories")).all() == [(2, 1)]
+    finally:
+        db.dispose()
+
+
+def test_upgrade_existing_sqlite_database(tmp_path):
+    _upgrade_existing(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+@pytest.mark.postgres
+def test_upgrade_existing_postgres_database():
+    from tests.conftest import PG_URL, new_pg_database
+
+    if not PG_URL:
+        pytest.skip("FOLLOWUP_TEST_POSTGRES_URL is not set")
+    url, drop = new_pg_database()
+    try:
+        _upgrade_existing(url)
+    finally:
+        drop()

@@ -9,6 +9,7 @@ from . import feeds as _feeds  # noqa: F401  (registers commands)
 from . import topics as _topics  # noqa: F401
 from . import matches as _matches  # noqa: F401
 from . import service as _service  # noqa: F401
+from . import stories as _stories  # noqa: F401
 
 
 def main() -> None:

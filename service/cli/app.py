@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
 import io
 import json
@@ -75,6 +76,9 @@ def open_context(db_url: str | None, *, migrate: bool = True) -> Context:
         name = "--db" if url and first["loc"] and first["loc"][0] == "database_url" else f"FOLLOWUP_{str(first['loc'][0]).upper()}"
         raise FollowupError(f"Bad setting {name}: {first['msg'].removeprefix('Value error, ')}") from None
     db = Database(settings.database_url)
+    # Close pooled connections on exit: the last SQLite connection to close checkpoints the WAL, so the
+    # .db file alone is complete (copies, backups) once a command has finished.
+    atexit.register(db.dispose)
     if migrate:
         ensure_schema(db)
     return Context(settings, db)

@@ -88,6 +88,7 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Feed files (RSS, At
         err.print(f"  ! {p}: no such file", markup=False)
     files = [p for p in files if p.exists()]
     pipeline = Pipeline(ctx.db, ctx.settings)
+    pipeline.assign_missing_stories()
     summary = RunSummary()
     with _progress() as progress:
         task = progress.add_task("Ingesting", total=len(files))

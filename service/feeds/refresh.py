@@ -12,7 +12,7 @@ import os
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..config import Settings
@@ -22,7 +22,9 @@ from ..models import utcnow
 from ..store import entries as entry_store
 from ..store import feeds as feed_store
 from ..store import matches as match_store
+from ..store import stories as story_store
 from ..store import topics as topic_store
+from ..stories.cluster import Candidate, StoryIndex
 from ..topics.compile import Matcher
 from ..topics.match import make_document
 from .fetch import Fetcher, FetchResult
@@ -70,6 +72,21 @@ class RunSummary:
                 f"{self.new_entries} new entries, {self.new_matches} new matches")
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """A stored entry row shaped like entries.StoredEntry, for assign_missing_stories."""
+
+    row: object
+
+    @property
+    def id(self) -> int:
+        return self.row.id
+
+    @property
+    def entry(self):  # noqa: ANN201
+        return self.row
+
+
 class _LeaseLost(Exception):
     """Our lease on a feed expired and another worker claimed it."""
 
@@ -91,6 +108,11 @@ class Pipeline:
         )
         self._fingerprint: tuple | None = None
         self._matcher = Matcher([])
+        self.stories = StoryIndex(window=timedelta(hours=settings.story_window_hours),
+                                  threshold=settings.story_threshold) if settings.cluster_stories else None
+        self._synced_id = 0  # entries up to this id are in the in-memory story index
+        self._local_ids: set[int] = set()  # entries this process placed since the last sync
+        self._latest: datetime | None = None  # newest publication time placed: the window's "now"
 
     def matcher(self) -> Matcher:
         with self.db.read() as conn:
@@ -134,12 +156,75 @@ class Pipeline:
                     for result in matcher.match(doc):
                         new_matches.append(match_store.NewMatch(result.topic_id, item.id, result.score, result.terms))
                 added = match_store.insert_matches(conn, new_matches, now)
+                placed = self._place_in_stories(conn, [s for s in stored if s.status == "new"], now)
         except _LeaseLost:
             return FeedOutcome(feed.id, feed.url, "lease_lost", message="Another worker took this feed over")
+        self._after_commit(placed)
         return FeedOutcome(feed.id, feed.url, "ok", entries=len(parsed.entries),
                            new=sum(s.status == "new" for s in stored),
                            updated=sum(s.status == "updated" for s in stored), matches=added,
                            message=values["last_error"])
+
+    # -- stories --------------------------------------------------------------------------------
+    def _sync_index(self, conn, now: datetime) -> None:  # noqa: ANN001
+        """Bring the in-memory index up to date with entries other processes (or runs) clustered."""
+        window_start = now - self.stories.window
+        while True:
+            rows = story_store.entries_for_index(conn, after_id=self._synced_id, published_since=window_start)
+            for row in rows:
+                if row.id not in self._local_ids:
+                    self.stories.add(row.story_id, Candidate(row.title, row.summary, row.url, row.published_at, row.language))
+            if not rows:
+                break
+            self._synced_id = rows[-1].id
+        self._local_ids.clear()
+
+    def _place_in_stories(self, conn, new_items, now: datetime):  # noqa: ANN001, ANN202
+        """Plan story placements for new entries and write them; the index is updated after commit."""
+        if self.stories is None or not new_items:
+            return None
+        self._sync_index(conn, now)
+        candidates = [Candidate(s.entry.title, s.entry.summary, s.entry.url, s.entry.published_at, s.entry.language)
+                      for s in new_items]
+        placements = self.stories.plan(candidates)
+        new_keys = sorted({p.story for p in placements if isinstance(p.story, tuple)}, key=lambda k: k[1])
+        ids = story_store.create_stories(conn, len(new_keys), now)
+        new_ids = dict(zip(new_keys, ids))
+        story_ids = [new_ids.get(p.story, p.story) for p in placements]
+        story_store.assign_entries(conn, [(s.id, sid) for s, sid in zip(new_items, story_ids)])
+        story_store.refresh_stories(conn, story_ids)
+        return candidates, placements, new_ids, [s.id for s in new_items], set(story_ids)
+
+    def _after_commit(self, placed) -> None:  # noqa: ANN001
+        if not placed:
+            return
+        candidates, placements, new_ids, entry_ids, touched = placed
+        self.stories.commit(candidates, placements, new_ids)
+        self._local_ids.update(entry_ids)
+        latest = max(c.published_at for c in candidates)
+        self._latest = max(self._latest or latest, latest)
+        merges = self.stories.find_merges(touched, self._latest)
+        if merges:
+            with self.db.write() as conn:
+                for small, large in merges:
+                    story_store.merge_stories(conn, small, large)
+            for small, large in merges:
+                self.stories.merge(small, large)
+
+    def assign_missing_stories(self, batch: int = 500) -> int:
+        """Cluster stored entries that have no story yet (after an upgrade, or clustering was off)."""
+        if self.stories is None:
+            return 0
+        done = 0
+        while True:
+            now = utcnow()
+            with self.db.write() as conn:
+                rows = story_store.entries_without_story(conn, batch)
+                if not rows:
+                    return done
+                placed = self._place_in_stories(conn, [_Stored(r) for r in rows], now)
+            self._after_commit(placed)
+            done += len(rows)
 
     def record_error(self, feed, message: str, *, now: datetime, owner: str | None, status_label: str,  # noqa: ANN001
                      retry_after: int | None = None, disable: bool = False, extra: dict | None = None) -> FeedOutcome:
@@ -194,6 +279,7 @@ class Pipeline:
         """Poll due feeds (or all with include_not_due) until none is left; return what happened."""
         owner = owner or worker_name()
         summary = RunSummary()
+        await asyncio.to_thread(self.assign_missing_stories)
         s = self.settings
         started = utcnow()
         write_lock = asyncio.Lock()  # one writer: SQLite allows no more, and parsing is CPU-bound anyway

@@ -1,0 +1,97 @@
+"""followup stories and followup timeline: developments, not copies of one wire story."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..models import utcnow
+from ..store import stories as story_store
+from ..store import topics as topic_store
+from ..timeparse import parse_when
+from .app import DbOption, app, check_format, command, emit, open_context, out, sparkline
+
+
+def _load(ctx, topic: str | None, since: str | None, until: str | None, limit: int):  # noqa: ANN001, ANN202
+    since_at = parse_when(since) if since else None
+    until_at = parse_when(until) if until else None
+    with ctx.db.read() as conn:
+        if topic:
+            topic_store.get_topic(conn, topic)
+        rows = story_store.list_stories(conn, topic=topic, since=since_at, until=until_at, limit=limit)
+        members = story_store.story_entries(conn, [r.id for r in rows])
+    data = []
+    for r in rows:
+        data.append(dict(
+            id=r.id, headline=r.headline, first_seen=r.first_seen, last_seen=r.last_seen, outlets=r.source_count,
+            entry_count=r.entry_count,
+            status="new" if since_at is None or r.first_seen >= since_at else "continuing",
+            entries=[dict(guid=e.guid, url=e.url, title=e.title, feed=e.feed, published=e.published_at)
+                     for e in members.get(r.id, [])],
+        ))
+    return data, since_at, until_at
+
+
+@app.command()
+@command
+def stories(db: DbOption = None,
+            topic: Annotated[str | None, typer.Option(help="Only stories with a match for this topic.")] = None,
+            since: Annotated[str | None, typer.Option(help="Active since: an age (7d) or a date.")] = "7d",
+            until: Annotated[str | None, typer.Option(help="Active before: an age or a date.")] = None,
+            limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many stories.")] = 20,
+            fmt: Annotated[str, typer.Option("--format", help="table, json or jsonl.")] = "table") -> None:
+    """Stories (one development, all its outlets), most recently active first.
+
+    Example: followup stories --topic forced-labor --since 2023-03-01 --until 2023-03-31
+    """
+    check_format(fmt, ("table", "json", "jsonl"))
+    ctx = open_context(db)
+    data, _, _ = _load(ctx, topic, since, until, limit)
+
+    def table(items: list[dict]) -> None:
+        if not items:
+            out.print("No stories in this window.")
+            return
+        t = Table("story", "first seen", "last seen", "outlets", "entries", "", "headline", box=None, pad_edge=False)
+        for d in items:
+            t.add_row(str(d["id"]), f"{d['first_seen']:%Y-%m-%d %H:%M}", f"{d['last_seen']:%Y-%m-%d %H:%M}",
+                      str(d["outlets"]), str(d["entry_count"]), d["status"], d["headline"][:100])
+        out.print(t)
+
+    emit(data, fmt, table)
+
+
+@app.command()
+@command
+def timeline(slug: Annotated[str, typer.Argument(help="The topic.")], db: DbOption = None,
+             since: Annotated[str, typer.Option(help="From: an age (90d) or a date.")] = "90d",
+             until: Annotated[str | None, typer.Option(help="Until: an age or a date (default now).")] = None,
+             limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many developments.")] = 50) -> None:
+    """A topic's developments as a dated list, newest first (with a per-day volume line on a terminal).
+
+    Example: followup timeline forced-labor --since 2023-01-01 --until 2023-07-01
+    """
+    ctx = open_context(db)
+    data, since_at, until_at = _load(ctx, slug, since, until, limit)
+    new = sum(d["status"] == "new" for d in data)
+    end = (until_at or utcnow())
+    out.print(f"{slug}: {len(data)} developments from {since_at:%Y-%m-%d} to {end:%Y-%m-%d} "
+              f"({new} new, {len(data) - new} continuing)", markup=False)
+    if out.is_terminal and data:
+        with ctx.db.read() as conn:
+            counts = story_store.topic_daily_counts(conn, slug, since_at, until_at)
+        first: date = since_at.date()
+        days = [(first + timedelta(days=i)) for i in range((end.date() - first).days + 1)]
+        values = [counts.get(d.isoformat(), 0) for d in days]
+        out.print(f"  {days[0]:%m-%d} {sparkline(values)} {days[-1]:%m-%d}   matched entries per day", markup=False)
+    for d in data:
+        span = f"{d['first_seen']:%Y-%m-%d}" + (f" → {d['last_seen']:%m-%d}" if d["last_seen"].date() != d["first_seen"].date() else "")
+        marker = "" if d["status"] == "new" else "  (continuing)"
+        out.print(f"{span:<18} {d['headline']}{marker}", markup=False)
+        feeds = sorted({e["feed"] or "?" for e in d["entries"]})
+        shown = ", ".join(feeds[:6]) + (f" and {len(feeds) - 6} more" if len(feeds) > 6 else "")
+        out.print(f"{'':<18} {d['outlets']} outlet{'s' if d['outlets'] != 1 else ''}, {d['entry_count']} "
+                  f"entr{'ies' if d['entry_count'] != 1 else 'y'}: {shown}", markup=False)

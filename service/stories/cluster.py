@@ -1,0 +1,332 @@
+"""Online story clustering: each new entry joins the best recent story or starts one. Pure.
+
+Single pass, no batch re-clustering, over a sliding window (default 72 h):
+1. exact duplicates — the same canonical URL, or the same normalized headline (syndication) — join at
+   once;
+2. otherwise the entry joins the story whose *recurring vocabulary* explains most of its headline:
+       score(S) = Σ_t idf(t) · docs_S(t) / (docs_S + 1)  /  Σ_t idf(t)      over the headline's terms t
+   where docs_S(t) counts the story's entries containing t and idf is learned online from everything
+   seen. A story about one event repeats its distinctive names in most headlines ("Sbarro",
+   "Titanfall", "forced labor"), so a new headline sharing them scores high even when worded
+   differently, while words every story uses weigh little;
+3. when a story's dominant term (highest docs·idf) is in at least half of its entries, any other live
+   story with that term in at least half of *its* entries is the same event split early: the smaller
+   is merged into the larger.
+Measured on real labelled headlines in bench/stories_eval.py (docs/stories.md). PITFALLS.md measured
+TF-IDF single-pass at ~9k docs/s on 2 cores, MinHash LSH at ~2.5k and transformer embeddings at 20–60.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from functools import lru_cache
+from pathlib import Path
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from ..topics.text import words
+
+# Words that say nothing about which event a headline reports.
+_STOP = set("""
+a an and are as at be but by for from has have he her his how in into is it its new of on or our over says said
+she so than that the their them they this to up was we were what when where which who why will with would you
+your after about more not no just can could may might also first last one two three year years day days week
+news update live latest video watch report reports us vs amid near off out than then there these those via
+""".split())
+_SUFFIXES = ("isations", "izations", "isation", "ization", "ations", "ation", "ments", "ment", "ings", "ing",
+             "edly", "ed", "ies", "es", "s", "ly", "cy")
+DEFAULT_THRESHOLD = 0.04
+MERGE_SHARE = 0.5
+MIN_TITLE_TERMS = 3  # shorter headlines ("Watch live") borrow terms from the summary
+# A shared word counts only if at least this share of the story's entries use it: incidental words of a
+# large story ("police", "monday") must not pull unrelated headlines in and chain stories together.
+SIGNATURE_SHARE = 0.2
+# A story stops accepting entries this many windows after it was first seen, however active it stays, so
+# a daily column ("weather today") cannot grow into one month-long story.
+MAX_AGE_WINDOWS = 3.0
+EXPIRE_EVERY = 2000
+
+
+# A word in more than this share of all recent entries is a function word of some language that has no
+# list below (or a term too broad to tell events apart): it never ties entries into one story.
+COMMON_SHARE = 0.10
+
+
+@lru_cache(maxsize=64)
+def stopwords(language: str | None) -> frozenset[str]:
+    """English function words plus the entry's own language's, from the lists the `yake` package ships
+    (34 languages). Without them, Polish "na"/"się" tied every Polish headline into one story."""
+    words_ = set(_STOP)
+    code = (language or "en").split("-")[0].split("_")[0].lower()
+    code = {"cs": "cz"}.get(code, code)
+    try:
+        import yake
+
+        path = Path(yake.__file__).parent / "core" / "StopwordsList" / f"stopwords_{code}.txt"
+        if path.exists():
+            words_.update(w.strip().casefold() for w in path.read_text(encoding="utf-8").splitlines() if w.strip())
+    except ImportError:  # pragma: no cover - yake is a dependency; English still works without it
+        pass
+    return frozenset(words_)
+
+
+def stem(word: str) -> str:
+    """Light suffix stripping so "bankrupt"/"bankruptcy", "sterilisation"/"sterilization" meet."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def normalized_title(title: str) -> str:
+    """Headline key for exact-duplicate detection: folded words, outlet suffixes (" - Reuters") removed."""
+    title = re.sub(r"\s+[-|–—]\s+[^-|–—]{2,40}$", "", title or "")
+    return " ".join(words(title))
+
+
+def terms(title: str, summary: str = "", language: str | None = None) -> set[str]:
+    """The headline's content words, stemmed; the summary's lede only when the headline is too short."""
+    stop = stopwords(language)
+    found = {stem(w) for w in words(title or "") if w not in stop and len(w) > 1}
+    if len(found) < MIN_TITLE_TERMS and summary:
+        found |= {stem(w) for w in words(summary)[:30] if w not in stop and len(w) > 1}
+    return found
+
+
+@dataclass
+class _Story:
+    docs: int = 0
+    term_docs: Counter = field(default_factory=Counter)
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    titles: set[str] = field(default_factory=set)
+    urls: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An entry to place, as the clusterer sees it."""
+
+    title: str
+    summary: str
+    url: str | None
+    published_at: datetime
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    story: object  # an existing story id, or ("new", n) for the n-th story this plan starts
+    score: float
+    reason: str  # "url" | "title" | "similar" | "new"
+
+
+class StoryIndex:
+    """Recent stories in memory. `plan()` decides; `commit()` applies once the database agreed."""
+
+    def __init__(self, window: timedelta = timedelta(hours=72), threshold: float = DEFAULT_THRESHOLD,
+                 merge_share: float = MERGE_SHARE, signature_share: float = SIGNATURE_SHARE,
+                 max_age_windows: float = MAX_AGE_WINDOWS):
+        self.window = window
+        self.signature_share = signature_share
+        self.max_age = window * max_age_windows
+        self.threshold = threshold
+        self.merge_share = merge_share
+        self.stories: dict[object, _Story] = {}
+        self._postings: dict[str, set] = defaultdict(set)
+        self._by_title: dict[str, object] = {}
+        self._by_url: dict[str, object] = {}
+        self.df: Counter = Counter()
+        self.n_docs = 0
+        self._latest: datetime | None = None
+
+    def __len__(self) -> int:
+        return len(self.stories)
+
+    def _idf(self, term: str) -> float:
+        return math.log((self.n_docs + 1) / (self.df.get(term, 0) + 1)) + 1.0
+
+    def _live(self, story: _Story | None, when: datetime) -> bool:
+        return (story is not None and story.last_seen is not None and abs(when - story.last_seen) <= self.window
+                and (story.first_seen is None or when - story.first_seen <= self.max_age))
+
+    def _scores(self, item_terms: set[str], when: datetime, staged: dict) -> dict:
+        """score(S) for every live story sharing a signature term with the item, in one postings pass."""
+        weights = {t: self._idf(t) for t in item_terms}
+        total = sum(weights.values()) or 1.0
+        if self.n_docs >= 1000:  # too common to tell events apart (see COMMON_SHARE)
+            weights = {t: w for t, w in weights.items() if self.df.get(t, 0) <= COMMON_SHARE * self.n_docs}
+        acc: dict = defaultdict(float)
+        alive: dict = {}
+        for t, w in weights.items():
+            for key in self._postings.get(t, ()):
+                if key in staged:
+                    continue
+                ok = alive.get(key)
+                if ok is None:
+                    ok = alive[key] = self._live(self.stories.get(key), when)
+                if ok:
+                    story = self.stories[key]
+                    share = story.term_docs[t] / (story.docs + 1)
+                    if share >= self.signature_share or story.docs == 1:
+                        acc[key] += w * share
+        for key, story in staged.items():
+            for t, w in weights.items():
+                share = story.term_docs.get(t, 0) / (story.docs + 1)
+                if share and (share >= self.signature_share or story.docs == 1):
+                    acc[key] += w * share
+        return {k: v / total for k, v in acc.items()}
+
+    # -- planning -------------------------------------------------------------------------------
+    def plan(self, items: list[Candidate]) -> list[Placement]:
+        """Where each item goes; items of one batch may join each other's new stories."""
+        placements: list[Placement] = []
+        staged: dict[object, _Story] = {}
+        new_count = 0
+        for item in items:
+            title_key = normalized_title(item.title)
+            exact = self._exact(item, title_key, staged)
+            item_terms = terms(item.title, item.summary, item.language)
+            if exact is not None:
+                placement = Placement(exact[0], 1.0, exact[1])
+            else:
+                scores = self._scores(item_terms, item.published_at, staged)
+                best = max(scores, key=lambda k: (scores[k], str(k)), default=None)
+                best_score = scores.get(best, 0.0)
+                if best is not None and best_score >= self.threshold:
+                    placement = Placement(best, round(best_score, 4), "similar")
+                else:
+                    placement = Placement(("new", new_count), 1.0, "new")
+                    new_count += 1
+            placements.append(placement)
+            self._stage(staged, placement.story, item, item_terms, title_key)
+        return placements
+
+    def _exact(self, item: Candidate, title_key: str, staged: dict) -> tuple[object, str] | None:
+        syndicated = len(title_key.split()) >= 4  # "Live updates" is not a syndicated headline
+        for key, story in staged.items():
+            if item.url and item.url in story.urls:
+                return key, "url"
+            if syndicated and title_key in story.titles:
+                return key, "title"
+        if item.url and (key := self._by_url.get(item.url)) is not None and self._live(self.stories.get(key), item.published_at):
+            return key, "url"
+        if syndicated and (key := self._by_title.get(title_key)) is not None and self._live(self.stories.get(key), item.published_at):
+            return key, "title"
+        return None
+
+    def _stage(self, staged: dict, key: object, item: Candidate, item_terms: set[str], title_key: str) -> None:
+        if key not in staged:
+            base = self.stories.get(key)
+            staged[key] = _Story(base.docs, Counter(base.term_docs), base.first_seen, base.last_seen,
+                                 set(base.titles), set(base.urls)) if base else _Story()
+        story = staged[key]
+        story.docs += 1
+        story.term_docs.update(item_terms)
+        story.first_seen = min(story.first_seen or item.published_at, item.published_at)
+        story.last_seen = max(story.last_seen or item.published_at, item.published_at)
+        if title_key:
+            story.titles.add(title_key)
+        if item.url:
+            story.urls.add(item.url)
+
+    # -- applying -------------------------------------------------------------------------------
+    def commit(self, items: list[Candidate], placements: list[Placement], new_ids: dict[object, object]) -> None:
+        """Apply a plan the database stored; `new_ids` maps each ("new", n) key to its story id."""
+        for item, placement in zip(items, placements):
+            self.add(new_ids.get(placement.story, placement.story), item)
+
+    def add(self, key: object, item: Candidate) -> None:
+        """Put an entry into a story (also how the index is warmed from stored entries on start)."""
+        story = self.stories.get(key)
+        if story is None:
+            story = self.stories[key] = _Story()
+        item_terms = terms(item.title, item.summary, item.language)
+        self.df.update(item_terms)
+        self.n_docs += 1
+        story.docs += 1
+        story.term_docs.update(item_terms)
+        for t in item_terms:
+            self._postings[t].add(key)
+        story.first_seen = min(story.first_seen or item.published_at, item.published_at)
+        story.last_seen = max(story.last_seen or item.published_at, item.published_at)
+        title_key = normalized_title(item.title)
+        if title_key:
+            story.titles.add(title_key)
+            self._by_title[title_key] = key
+        if item.url:
+            story.urls.add(item.url)
+            self._by_url[item.url] = key
+        self._latest = max(self._latest or item.published_at, item.published_at)
+        if self.n_docs % EXPIRE_EVERY == 0:  # keep postings short: dead stories cost a check per lookup
+            self.expire(self._latest)
+
+    def find_merges(self, keys: set, now: datetime) -> list[tuple[object, object]]:
+        """(smaller, larger) pairs of live stories that share their dominant term (see module doc)."""
+        merges: list[tuple[object, object]] = []
+        gone: set = set()
+        for key in keys:
+            story = self.stories.get(key)
+            if key in gone or story is None or story.docs < 2:
+                continue
+            top = self._dominant(story)
+            if top is None:
+                continue
+            for other_key in list(self._postings.get(top, ())):
+                other = self.stories.get(other_key)
+                if other_key == key or other_key in gone or other is None or other.docs < 2:
+                    continue
+                if not self._live(other, now) or other.term_docs[top] / other.docs < self.merge_share:
+                    continue
+                small, large = (other_key, key) if other.docs <= story.docs else (key, other_key)
+                merges.append((small, large))
+                gone.add(small)
+                if small == key:
+                    break
+        return merges
+
+    def _dominant(self, story: _Story) -> str | None:
+        """The story's most telling term (entries x idf), if at least merge_share of its entries use it."""
+        need = self.merge_share * story.docs
+        frequent = [(t, c) for t, c in story.term_docs.items() if c >= need]  # cheap filter before any idf
+        if not frequent:
+            return None
+        return max(frequent, key=lambda tc: (tc[1] * self._idf(tc[0]), tc[0]))[0]
+
+    def merge(self, small: object, large: object) -> None:
+        """Fold story `small` into `large` (after the database did the same)."""
+        s = self.stories.pop(small, None)
+        target = self.stories.get(large)
+        if s is None or target is None:
+            return
+        target.docs += s.docs
+        target.term_docs.update(s.term_docs)
+        target.last_seen = max(filter(None, (target.last_seen, s.last_seen)))
+        target.first_seen = min(filter(None, (target.first_seen, s.first_seen)))
+        target.titles |= s.titles
+        target.urls |= s.urls
+        for t in s.term_docs:
+            self._postings[t].discard(small)
+            self._postings[t].add(large)
+        for title in s.titles:
+            self._by_title[title] = large
+        for url in s.urls:
+            self._by_url[url] = large
+
+    def expire(self, now: datetime) -> int:
+        """Forget stories last seen before the window: they can no longer be joined."""
+        old = [k for k, s in self.stories.items() if s.last_seen and (
+            now - s.last_seen > self.window or (s.first_seen and now - s.first_seen > self.max_age))]
+        for key in old:
+            story = self.stories.pop(key)
+            for t in story.term_docs:
+                self._postings[t].discard(key)
+            for title in story.titles:
+                if self._by_title.get(title) == key:
+                    del self._by_title[title]
+            for url in story.urls:
+                if self._by_url.get(url) == key:
+                    del self._by_url[url]
+        return len(old)

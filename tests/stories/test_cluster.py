@@ -1,0 +1,81 @@
+"""The online clusterer on its own: duplicates, syndication, similar reports, window expiry, merges."""
+
+from datetime import datetime, timedelta, timezone
+
+from service.stories.cluster import Candidate, StoryIndex, normalized_title, stem, terms
+
+T0 = datetime(2023, 3, 6, 9, tzinfo=timezone.utc)
+
+
+def place(index, title, url=None, hours=0.0, summary="", ids=iter(range(1000, 2000))):
+    item = Candidate(title, summary, url, T0 + timedelta(hours=hours))
+    (p,) = index.plan([item])
+    key = next(ids) if isinstance(p.story, tuple) else p.story
+    index.commit([item], [p], {p.story: key})
+    return key, p
+
+
+def test_exact_url_and_syndicated_title_join_at_once():
+    index = StoryIndex()
+    a, _ = place(index, "Seoul unveils plan to compensate wartime forced labour victims", "https://a.example/1")
+    b, p = place(index, "Totally different words here", "https://a.example/1", hours=1)
+    assert b == a and p.reason == "url"
+    c, p = place(index, "Seoul unveils plan to compensate wartime forced labour victims - Reuters", "https://b.example/9", hours=2)
+    assert c == a and p.reason == "title"  # the same headline from a syndicating feed
+
+
+def test_short_generic_headlines_are_not_syndication():
+    index = StoryIndex()
+    a, _ = place(index, "Live updates", "https://a.example/1")
+    b, p = place(index, "Live updates", "https://b.example/2", hours=1)
+    assert p.reason != "title"
+
+
+def test_reworded_reports_of_one_event_join_and_other_events_do_not():
+    index = StoryIndex()
+    first, _ = place(index, "Sbarro files for bankruptcy protection")
+    for n, title in enumerate(["Sbarro files for bankruptcy again", "Mall pizza chain Sbarro is bankrupt (again)",
+                               "Burned to a crisp: Sbarro files for bankruptcy"], 1):
+        key, p = place(index, title, hours=n)
+        assert key == first, (title, p)
+    other, p = place(index, "Titanfall launches on Xbox One with day one update", hours=4)
+    assert other != first and p.reason == "new"
+
+
+def test_window_expiry_starts_a_new_story():
+    index = StoryIndex(window=timedelta(hours=72))
+    first, _ = place(index, "Japan lifts export curbs on chip materials to South Korea", "https://x.example/1")
+    late, p = place(index, "Japan lifts export curbs on chip materials to South Korea", "https://x.example/2", hours=100)
+    assert late != first and p.reason == "new"
+    assert index.expire(T0 + timedelta(hours=200)) == 2 and len(index) == 0
+
+
+def test_a_batch_can_start_and_join_its_own_story():
+    index = StoryIndex()
+    items = [Candidate("Metro-North worker killed by train in Manhattan", "", None, T0),
+             Candidate("Metro-North worker struck and killed by train", "", None, T0 + timedelta(minutes=5))]
+    placements = index.plan(items)
+    assert placements[0].story == ("new", 0) and placements[1].story == ("new", 0)
+    assert len(index) == 0  # nothing is applied before commit
+    index.commit(items, placements, {("new", 0): 7})
+    assert set(index.stories) == {7} and index.stories[7].docs == 2
+
+
+def test_stories_split_early_are_merged_on_their_dominant_term():
+    index = StoryIndex()
+    a, _ = place(index, "Titanfall resolution on Xbox One is 792p")
+    b, _ = place(index, "How to level up quickly in Titanfall", hours=0.5)
+    if a == b:  # already together: nothing to merge
+        return
+    place(index, "Titanfall day one patch is 840mb", hours=1)
+    merges = index.find_merges({a, b}, T0 + timedelta(hours=1))
+    for small, large in merges:
+        index.merge(small, large)
+    assert len(index) == 1
+
+
+def test_text_helpers():
+    assert normalized_title("Japan lifts curbs - Reuters") == "japan lifts curbs"
+    assert stem("sterilisation") == stem("sterilization") != "sterili"
+    assert stem("bankruptcies") == "bankruptcy" and stem("talks") == "talk"
+    assert terms("Watch live", "Japan and South Korea hold a summit in Tokyo") >= {"japan", "summit", "tokyo"}
