@@ -206,8 +206,7 @@ class Pipeline:
         merges = self.stories.find_merges(touched, self._latest)
         if merges:
             with self.db.write() as conn:
-                for small, large in merges:
-                    story_store.merge_stories(conn, small, large)
+                story_store.merge_stories(conn, merges)
             for small, large in merges:
                 self.stories.merge(small, large)
 

@@ -57,10 +57,15 @@ def refresh_stories(conn: Connection, story_ids) -> None:  # noqa: ANN001
             conn.execute(delete(stories).where(stories.c.id.in_(empty)))
 
 
-def merge_stories(conn: Connection, small: int, large: int) -> None:
-    conn.execute(update(entries).where(entries.c.story_id == small).values(story_id=large))
-    conn.execute(delete(stories).where(stories.c.id == small))
-    refresh_stories(conn, [large])
+def merge_stories(conn: Connection, pairs: list[tuple[int, int]]) -> None:
+    """Fold each (small, large) story into the other, in order (a chain a→b, b→c ends in c), then
+    recompute the surviving stories once."""
+    for small, large in pairs:
+        conn.execute(update(entries).where(entries.c.story_id == small).values(story_id=large))
+    smalls = {small for small, _ in pairs}
+    for batch in chunks(sorted(smalls)):
+        conn.execute(delete(stories).where(stories.c.id.in_(batch)))
+    refresh_stories(conn, {large for _, large in pairs} - smalls)
 
 
 def entries_without_story(conn: Connection, limit: int = 500) -> list[Row]:

@@ -105,6 +105,16 @@ class _Story:
     urls: set[str] = field(default_factory=set)
 
 
+class _Staged(dict):
+    """Stories touched by the plan being made, with their own postings so lookups stay O(terms)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.postings: dict[str, set] = defaultdict(set)
+        self.by_url: dict[str, object] = {}
+        self.by_title: dict[str, object] = {}
+
+
 @dataclass(frozen=True)
 class Candidate:
     """An entry to place, as the clusterer sees it."""
@@ -172,10 +182,11 @@ class StoryIndex:
                     share = story.term_docs[t] / (story.docs + 1)
                     if share >= self.signature_share or story.docs == 1:
                         acc[key] += w * share
-        for key, story in staged.items():
-            for t, w in weights.items():
-                share = story.term_docs.get(t, 0) / (story.docs + 1)
-                if share and (share >= self.signature_share or story.docs == 1):
+        for t, w in weights.items():
+            for key in staged.postings.get(t, ()):
+                story = staged[key]
+                share = story.term_docs[t] / (story.docs + 1)
+                if share >= self.signature_share or story.docs == 1:
                     acc[key] += w * share
         return {k: v / total for k, v in acc.items()}
 
@@ -183,7 +194,7 @@ class StoryIndex:
     def plan(self, items: list[Candidate]) -> list[Placement]:
         """Where each item goes; items of one batch may join each other's new stories."""
         placements: list[Placement] = []
-        staged: dict[object, _Story] = {}
+        staged = _Staged()
         new_count = 0
         for item in items:
             title_key = normalized_title(item.title)
@@ -204,33 +215,37 @@ class StoryIndex:
             self._stage(staged, placement.story, item, item_terms, title_key)
         return placements
 
-    def _exact(self, item: Candidate, title_key: str, staged: dict) -> tuple[object, str] | None:
+    def _exact(self, item: Candidate, title_key: str, staged: "_Staged") -> tuple[object, str] | None:
         syndicated = len(title_key.split()) >= 4  # "Live updates" is not a syndicated headline
-        for key, story in staged.items():
-            if item.url and item.url in story.urls:
-                return key, "url"
-            if syndicated and title_key in story.titles:
-                return key, "title"
+        if item.url and item.url in staged.by_url:
+            return staged.by_url[item.url], "url"
+        if syndicated and title_key in staged.by_title:
+            return staged.by_title[title_key], "title"
         if item.url and (key := self._by_url.get(item.url)) is not None and self._live(self.stories.get(key), item.published_at):
             return key, "url"
         if syndicated and (key := self._by_title.get(title_key)) is not None and self._live(self.stories.get(key), item.published_at):
             return key, "title"
         return None
 
-    def _stage(self, staged: dict, key: object, item: Candidate, item_terms: set[str], title_key: str) -> None:
+    def _stage(self, staged: "_Staged", key: object, item: Candidate, item_terms: set[str], title_key: str) -> None:
+        """Record a placement inside a plan (a copy of the story: the index itself is untouched)."""
         if key not in staged:
             base = self.stories.get(key)
-            staged[key] = _Story(base.docs, Counter(base.term_docs), base.first_seen, base.last_seen,
-                                 set(base.titles), set(base.urls)) if base else _Story()
+            staged[key] = _Story(base.docs, Counter(base.term_docs), base.first_seen, base.last_seen) if base else _Story()
+            if base:
+                for t in base.term_docs:
+                    staged.postings[t].add(key)
         story = staged[key]
         story.docs += 1
         story.term_docs.update(item_terms)
+        for t in item_terms:
+            staged.postings[t].add(key)
         story.first_seen = min(story.first_seen or item.published_at, item.published_at)
         story.last_seen = max(story.last_seen or item.published_at, item.published_at)
         if title_key:
-            story.titles.add(title_key)
+            staged.by_title[title_key] = key
         if item.url:
-            story.urls.add(item.url)
+            staged.by_url[item.url] = key
 
     # -- applying -------------------------------------------------------------------------------
     def commit(self, items: list[Candidate], placements: list[Placement], new_ids: dict[object, object]) -> None:
