@@ -59,6 +59,31 @@ def _rss_item(item: dict) -> str:
     )
 
 
+def write_daily_feeds(rows: Iterator[dict], out_dir: Path) -> list[Path]:
+    """One RSS 2.0 file per source and day, named YYYY-MM-DD-sourceNNN.xml: ingesting them in sorted
+    order replays the month in time order, the way polling sees it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    titles: dict[str, str] = {}
+    for item in rows:
+        groups[(item["date_published"][:10], item["source"])].append(item)
+        titles[item["source"]] = item.get("source_title") or item["source"]
+    numbers = {source: n for n, source in enumerate(sorted(titles))}
+    paths = []
+    for (day, source), group in sorted(groups.items()):
+        group.sort(key=lambda i: i["date_published"])
+        path = out_dir / f"{day}-source{numbers[source]:03d}.xml"
+        path.write_text(
+            '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+            f"<title>{escape(titles[source])}</title><link>{escape(source)}</link>"
+            f"<language>{escape(group[0].get('language') or 'en')}</language>"
+            + "".join(_rss_item(i) for i in group) + "</channel></rss>\n",
+            encoding="utf-8",
+        )
+        paths.append(path)
+    return paths
+
+
 def write_feeds(rows: Iterator[dict], out_dir: Path, per_file: int = 500) -> list[Path]:
     """One RSS 2.0 file per source and chunk of `per_file` items, as the source's feed would show them."""
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -41,8 +41,8 @@ class Settings(BaseSettings):
     # Story clustering: an entry can join a story whose last entry is at most this old; 72 h covers a
     # development's follow-ups (reactions, next-day analysis) without chaining unrelated weeks.
     story_window_hours: float = Field(72.0, gt=0, le=24 * 30)
-    # Join threshold of the clusterer; 0.04 measured best on labelled headlines (docs/stories.md).
-    story_threshold: float = Field(0.04, gt=0, le=1)
+    # Join threshold of the clusterer, measured on labelled headlines (docs/stories.md).
+    story_threshold: float = Field(0.05, gt=0, le=1)
     # Off only to measure ingest without it (bench) or to save CPU on a pure keyword-alert install.
     cluster_stories: bool = True
     # Seed files shipped with the project.

@@ -37,7 +37,7 @@ news update live latest video watch report reports us vs amid near off out than 
 """.split())
 _SUFFIXES = ("isations", "izations", "isation", "ization", "ations", "ation", "ments", "ment", "ings", "ing",
              "edly", "ed", "ies", "es", "s", "ly", "cy")
-DEFAULT_THRESHOLD = 0.04
+DEFAULT_THRESHOLD = 0.05
 MERGE_SHARE = 0.5
 MIN_TITLE_TERMS = 3  # shorter headlines ("Watch live") borrow terms from the summary
 # A shared word counts only if at least this share of the story's entries use it: incidental words of a
@@ -47,6 +47,13 @@ SIGNATURE_SHARE = 0.2
 # a daily column ("weather today") cannot grow into one month-long story.
 MAX_AGE_WINDOWS = 3.0
 EXPIRE_EVERY = 2000
+# Joining a young story needs at least this many shared words: one moderately common word shared with a
+# one-entry story is a coincidence in a real stream (it chained unrelated items before this rule).
+MIN_EVIDENCE = 2
+# A story of fewer than YOUNG_DOCS entries has no reliable signature yet; joining it needs this much of
+# the headline as well.
+YOUNG_THRESHOLD = 0.1
+YOUNG_DOCS = 3
 
 
 # A word in more than this share of all recent entries is a function word of some language that has no
@@ -73,7 +80,10 @@ def stopwords(language: str | None) -> frozenset[str]:
 
 
 def stem(word: str) -> str:
-    """Light suffix stripping so "bankrupt"/"bankruptcy", "sterilisation"/"sterilization" meet."""
+    """Light suffix stripping so "bankrupt"/"bankruptcy", "sterilisation"/"sterilization" meet, and
+    British -our spellings ("labour", "honour") meet American ones."""
+    if len(word) > 5 and word.endswith("our"):
+        word = word[:-3] + "or"
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
             return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
@@ -141,6 +151,9 @@ class StoryIndex:
                  max_age_windows: float = MAX_AGE_WINDOWS):
         self.window = window
         self.signature_share = signature_share
+        self.min_evidence = MIN_EVIDENCE
+        self.young_threshold = YOUNG_THRESHOLD
+        self.young_docs = YOUNG_DOCS
         self.max_age = window * max_age_windows
         self.threshold = threshold
         self.merge_share = merge_share
@@ -169,6 +182,7 @@ class StoryIndex:
         if self.n_docs >= 1000:  # too common to tell events apart (see COMMON_SHARE)
             weights = {t: w for t, w in weights.items() if self.df.get(t, 0) <= COMMON_SHARE * self.n_docs}
         acc: dict = defaultdict(float)
+        evidence: dict = defaultdict(float)
         alive: dict = {}
         for t, w in weights.items():
             for key in self._postings.get(t, ()):
@@ -180,15 +194,25 @@ class StoryIndex:
                 if ok:
                     story = self.stories[key]
                     share = story.term_docs[t] / (story.docs + 1)
-                    if share >= self.signature_share or story.docs == 1:
+                    if share >= self.signature_share:
                         acc[key] += w * share
+                        evidence[key] += 1
         for t, w in weights.items():
             for key in staged.postings.get(t, ()):
                 story = staged[key]
+                if not self._live(story, when):  # a batch (one feed file) can span weeks
+                    continue
                 share = story.term_docs[t] / (story.docs + 1)
-                if share >= self.signature_share or story.docs == 1:
+                if share >= self.signature_share:
                     acc[key] += w * share
-        return {k: v / total for k, v in acc.items()}
+                    evidence[key] += 1
+        out = {}
+        for key, value in acc.items():
+            story = staged.get(key) or self.stories[key]
+            if story.docs < self.young_docs and (evidence[key] < self.min_evidence or value / total < self.young_threshold):
+                continue  # a young story has no reliable signature yet: ask for more than one shared word
+            out[key] = value / total
+        return out
 
     # -- planning -------------------------------------------------------------------------------
     def plan(self, items: list[Candidate]) -> list[Placement]:
@@ -217,9 +241,9 @@ class StoryIndex:
 
     def _exact(self, item: Candidate, title_key: str, staged: "_Staged") -> tuple[object, str] | None:
         syndicated = len(title_key.split()) >= 4  # "Live updates" is not a syndicated headline
-        if item.url and item.url in staged.by_url:
+        if item.url and item.url in staged.by_url and self._live(staged[staged.by_url[item.url]], item.published_at):
             return staged.by_url[item.url], "url"
-        if syndicated and title_key in staged.by_title:
+        if syndicated and title_key in staged.by_title and self._live(staged[staged.by_title[title_key]], item.published_at):
             return staged.by_title[title_key], "title"
         if item.url and (key := self._by_url.get(item.url)) is not None and self._live(self.stories.get(key), item.published_at):
             return key, "url"
@@ -295,6 +319,9 @@ class StoryIndex:
                     continue
                 if not self._live(other, now) or other.term_docs[top] / other.docs < self.merge_share:
                     continue
+                first = min(filter(None, (story.first_seen, other.first_seen)))
+                if max(filter(None, (story.last_seen, other.last_seen))) - first > self.max_age:
+                    continue  # merged, it would outlive the age cap
                 small, large = (other_key, key) if other.docs <= story.docs else (key, other_key)
                 merges.append((small, large))
                 gone.add(small)

@@ -63,15 +63,19 @@ def test_a_batch_can_start_and_join_its_own_story():
 
 def test_stories_split_early_are_merged_on_their_dominant_term():
     index = StoryIndex()
-    a, _ = place(index, "Titanfall resolution on Xbox One is 792p")
-    b, _ = place(index, "How to level up quickly in Titanfall", hours=0.5)
-    if a == b:  # already together: nothing to merge
-        return
-    place(index, "Titanfall day one patch is 840mb", hours=1)
-    merges = index.find_merges({a, b}, T0 + timedelta(hours=1))
-    for small, large in merges:
-        index.merge(small, large)
-    assert len(index) == 1
+    # a realistic background, so that "titanfall" is the distinctive word and the others are common
+    for n in range(60):
+        index.add(f"bg{n}", Candidate(f"Xbox resolution guide level update {n} console review", "", None,
+                                      T0 - timedelta(hours=1)))
+    a1, b1 = "a", "b"
+    for key, title in ((a1, "Titanfall resolution on Xbox One"), (a1, "Titanfall Xbox One resolution patch"),
+                       (b1, "Titanfall level up guide"), (b1, "Titanfall level up guide for beginners")):
+        index.add(key, Candidate(title, "", None, T0))
+    merges = index.find_merges({a1}, T0)
+    assert merges == [(b1, a1)] or merges == [(a1, b1)]
+    small, large = merges[0]
+    index.merge(small, large)
+    assert index.stories[large].docs == 4 and small not in index.stories
 
 
 def test_text_helpers():
@@ -79,3 +83,11 @@ def test_text_helpers():
     assert stem("sterilisation") == stem("sterilization") != "sterili"
     assert stem("bankruptcies") == "bankruptcy" and stem("talks") == "talk"
     assert terms("Watch live", "Japan and South Korea hold a summit in Tokyo") >= {"japan", "summit", "tokyo"}
+
+
+def test_a_batch_spanning_weeks_does_not_chain_across_the_window():
+    index = StoryIndex(window=timedelta(hours=72))
+    items = [Candidate("Japan and South Korea mend ties at summit in Tokyo", "", None, T0 + timedelta(days=d))
+             for d in (0, 10, 20)]
+    placements = index.plan(items)
+    assert len({p.story for p in placements}) == 3
