@@ -94,11 +94,6 @@ def claim_due_feeds(conn: Connection, owner: str, *, now: datetime, limit: int, 
     return sorted(conn.execute(stmt), key=lambda r: r.id)
 
 
-def release_lease(conn: Connection, feed_id: int, owner: str) -> None:
-    conn.execute(update(feeds).where(feeds.c.id == feed_id, feeds.c.lease_owner == owner)
-                 .values(lease_owner=None, lease_until=None))
-
-
 def record_fetch(conn: Connection, feed_id: int, owner: str | None, **values: Any) -> bool:
     """Store what a poll found and release the lease. False if the lease was lost to another worker."""
     stmt = update(feeds).where(feeds.c.id == feed_id)
@@ -114,12 +109,6 @@ def change_feed_url(conn: Connection, feed_id: int, new_url: str) -> bool:
         return False
     conn.execute(update(feeds).where(feeds.c.id == feed_id).values(url=new_url))
     return True
-
-
-def next_due_at(conn: Connection) -> datetime | None:
-    return conn.execute(
-        select(func.min(feeds.c.next_check_at)).where(feeds.c.kind == "http", feeds.c.disabled_reason.is_(None))
-    ).scalar_one_or_none()
 
 
 def enable_feed(conn: Connection, ref: str | int, now: datetime | None = None) -> Row:

@@ -151,11 +151,3 @@ def search_entries(conn: Connection, search: str, limit: int = 50) -> list[Row]:
     stmt = (select(entries.c.id, entries.c.title, entries.c.url, entries.c.published_at, entries.c.source)
             .where(_fts_condition(conn, search)).order_by(entries.c.published_at.desc()).limit(limit))
     return list(conn.execute(stmt))
-
-
-def matched_entry_ids(conn: Connection, topic_id: int, entry_ids: list[int]) -> set[int]:
-    out: set[int] = set()
-    for batch in chunks(entry_ids):
-        out.update(r[0] for r in conn.execute(select(matches.c.entry_id).where(
-            matches.c.topic_id == topic_id, matches.c.entry_id.in_(batch))))
-    return out

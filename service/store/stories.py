@@ -123,18 +123,6 @@ def story_entries(conn: Connection, story_ids: list[int]) -> dict[int, list[Row]
     return out
 
 
-def get_story(conn: Connection, story_id: int) -> Row | None:
-    return conn.execute(select(stories).where(stories.c.id == story_id)).first()
-
-
-def count_stories(conn: Connection) -> int:
-    return conn.execute(select(func.count()).select_from(stories)).scalar_one()
-
-
-def unassigned_count(conn: Connection) -> int:
-    return conn.execute(select(func.count()).select_from(entries).where(entries.c.story_id.is_(None))).scalar_one()
-
-
 
 def topic_daily_counts(conn: Connection, topic: str, since: datetime | None, until: datetime | None) -> dict[str, int]:
     """Matched entries per publication day (UTC) for a topic: the timeline's volume line."""
