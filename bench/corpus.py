@@ -59,6 +59,17 @@ def _rss_item(item: dict) -> str:
     )
 
 
+def _write_rss(path: Path, title: str, link: str, language: str | None, rows: list[dict]) -> Path:
+    path.write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title><link>{escape(link)}</link>"
+        f"<language>{escape(language or 'en')}</language>"
+        + "".join(_rss_item(i) for i in rows) + "</channel></rss>\n",
+        encoding="utf-8",
+    )
+    return path
+
+
 def write_daily_feeds(rows: Iterator[dict], out_dir: Path) -> list[Path]:
     """One RSS 2.0 file per source and day, named YYYY-MM-DD-sourceNNN.xml: ingesting them in sorted
     order replays the month in time order, the way polling sees it."""
@@ -73,14 +84,7 @@ def write_daily_feeds(rows: Iterator[dict], out_dir: Path) -> list[Path]:
     for (day, source), group in sorted(groups.items()):
         group.sort(key=lambda i: i["date_published"])
         path = out_dir / f"{day}-source{numbers[source]:03d}.xml"
-        path.write_text(
-            '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
-            f"<title>{escape(titles[source])}</title><link>{escape(source)}</link>"
-            f"<language>{escape(group[0].get('language') or 'en')}</language>"
-            + "".join(_rss_item(i) for i in group) + "</channel></rss>\n",
-            encoding="utf-8",
-        )
-        paths.append(path)
+        paths.append(_write_rss(path, titles[source], source, group[0].get("language"), group))
     return paths
 
 
@@ -97,14 +101,7 @@ def write_feeds(rows: Iterator[dict], out_dir: Path, per_file: int = 500) -> lis
         for c in range(0, len(group), per_file):
             chunk = group[c:c + per_file]
             path = out_dir / f"source{s:03d}-{c // per_file:04d}.xml"
-            path.write_text(
-                '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
-                f"<title>{escape(titles[source])}</title><link>{escape(source)}</link>"
-                f"<language>{escape(chunk[0].get('language') or 'en')}</language>"
-                + "".join(_rss_item(i) for i in chunk) + "</channel></rss>\n",
-                encoding="utf-8",
-            )
-            paths.append(path)
+            paths.append(_write_rss(path, titles[source], source, chunk[0].get("language"), chunk))
     return paths
 
 

@@ -35,17 +35,23 @@ def test_upgrade_from_empty_sqlite(tmp_path):
     assert (tmp_path / "new.db").exists()
 
 
-@pytest.mark.postgres
-def test_upgrade_from_empty_postgres():
-    from tests.conftest import PG_URL, new_pg_database
+@pytest.fixture
+def empty_pg_url():
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    from tests.conftest import IN_CI, PG_URL, new_pg_database
 
     if not PG_URL:
+        if IN_CI:
+            pytest.fail("CI must set FOLLOWUP_TEST_POSTGRES_URL so the PostgreSQL tests run")
         pytest.skip("FOLLOWUP_TEST_POSTGRES_URL is not set")
     url, drop = new_pg_database()
-    try:
-        _check(url)
-    finally:
-        drop()
+    yield url
+    drop()
+
+
+@pytest.mark.postgres
+def test_upgrade_from_empty_postgres(empty_pg_url):
+    _check(empty_pg_url)
 
 
 def test_sqlite_connections_use_wal_and_foreign_keys(sqlite_db):
@@ -93,13 +99,5 @@ def test_upgrade_existing_sqlite_database(tmp_path):
 
 
 @pytest.mark.postgres
-def test_upgrade_existing_postgres_database():
-    from tests.conftest import PG_URL, new_pg_database
-
-    if not PG_URL:
-        pytest.skip("FOLLOWUP_TEST_POSTGRES_URL is not set")
-    url, drop = new_pg_database()
-    try:
-        _upgrade_existing(url)
-    finally:
-        drop()
+def test_upgrade_existing_postgres_database(empty_pg_url):
+    _upgrade_existing(empty_pg_url)

@@ -381,16 +381,18 @@ def match_backlog(db: Database, slug: str, *, replace: bool = False,
         with db.write() as conn:
             conn.execute(delete(Match.__table__).where(Match.__table__.c.topic_id == topic.id))
     added = 0
+    # Stream the backlog from one read transaction and write each batch's matches in its own short
+    # write transaction (WAL readers and PostgreSQL snapshots allow both at once): memory stays one
+    # batch, however many entries are stored.
     with db.read() as conn:
-        batches = list(entry_store.iter_entries(conn))
-    for rows in batches:
-        found = []
-        for row in rows:
-            for result in matcher.match(make_document(row.title, row.summary, row.source or "")):
-                found.append(match_store.NewMatch(result.topic_id, row.id, result.score, result.terms))
-        if found:
-            with db.write() as conn:
-                added += match_store.insert_matches(conn, found, now)
-        if on_batch:
-            on_batch(len(rows))
+        for rows in entry_store.iter_entries(conn):
+            found = []
+            for row in rows:
+                for result in matcher.match(make_document(row.title, row.summary, row.source or "")):
+                    found.append(match_store.NewMatch(result.topic_id, row.id, result.score, result.terms))
+            if found:
+                with db.write() as write_conn:
+                    added += match_store.insert_matches(write_conn, found, now)
+            if on_batch:
+                on_batch(len(rows))
     return added

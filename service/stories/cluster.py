@@ -114,6 +114,13 @@ class _Story:
     titles: set[str] = field(default_factory=set)
     urls: set[str] = field(default_factory=set)
 
+    def absorb(self, item_terms: set[str], when: datetime) -> None:
+        """Count one more entry: its words and its time."""
+        self.docs += 1
+        self.term_docs.update(item_terms)
+        self.first_seen = min(self.first_seen or when, when)
+        self.last_seen = max(self.last_seen or when, when)
+
 
 class _Staged(dict):
     """Stories touched by the plan being made, with their own postings so lookups stay O(terms)."""
@@ -259,13 +266,9 @@ class StoryIndex:
             if base:
                 for t in base.term_docs:
                     staged.postings[t].add(key)
-        story = staged[key]
-        story.docs += 1
-        story.term_docs.update(item_terms)
+        staged[key].absorb(item_terms, item.published_at)
         for t in item_terms:
             staged.postings[t].add(key)
-        story.first_seen = min(story.first_seen or item.published_at, item.published_at)
-        story.last_seen = max(story.last_seen or item.published_at, item.published_at)
         if title_key:
             staged.by_title[title_key] = key
         if item.url:
@@ -285,12 +288,9 @@ class StoryIndex:
         item_terms = terms(item.title, item.summary, item.language)
         self.df.update(item_terms)
         self.n_docs += 1
-        story.docs += 1
-        story.term_docs.update(item_terms)
+        story.absorb(item_terms, item.published_at)
         for t in item_terms:
             self._postings[t].add(key)
-        story.first_seen = min(story.first_seen or item.published_at, item.published_at)
-        story.last_seen = max(story.last_seen or item.published_at, item.published_at)
         title_key = normalized_title(item.title)
         if title_key:
             story.titles.add(title_key)
