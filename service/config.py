@@ -42,9 +42,28 @@ class Settings(BaseSettings):
     # development's follow-ups (reactions, next-day analysis) without chaining unrelated weeks.
     story_window_hours: float = Field(72.0, gt=0, le=24 * 30)
     # Join threshold of the clusterer, measured on labelled headlines (docs/stories.md).
-    story_threshold: float = Field(0.05, gt=0, le=1)
+    story_threshold: float = Field(0.03, gt=0, le=1)
     # Off only to measure ingest without it (bench) or to save CPU on a pure keyword-alert install.
     cluster_stories: bool = True
+    # Digests. SMTP for email subscriptions (unset host = email subscriptions fail with a clear error).
+    smtp_host: str | None = None
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_tls: str = "none"  # none | starttls | ssl
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "Followup <followup@localhost>"
+    smtp_timeout_seconds: float = Field(30.0, gt=0)
+    # The web UI's public address, for links in digests (none: the digest has no footer links).
+    public_url: str | None = None
+    # A digest covers the time since the last one sent, but never more than this (a week).
+    digest_max_window_hours: float = Field(168.0, gt=0)
+    # How long a claimed digest run is reserved for its sender before another scheduler may retry it.
+    digest_lease_seconds: float = Field(600.0, gt=0)
+    # Failed sends are retried with exponential backoff (1, 2, 4 … minutes, at most an hour) this often.
+    digest_max_attempts: int = Field(6, ge=1, le=100)
+    # How often the scheduler checks for due digests.
+    digest_tick_seconds: float = Field(60.0, gt=0)
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
     # Seed files shipped with the project.
     seeds_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parent.parent / "seeds")
 
@@ -53,6 +72,13 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite:", "postgresql", "postgres:")):
             raise ValueError("FOLLOWUP_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("smtp_tls")
+    @classmethod
+    def _known_tls(cls, value: str) -> str:
+        if value not in ("none", "starttls", "ssl"):
+            raise ValueError("FOLLOWUP_SMTP_TLS must be none, starttls or ssl")
         return value
 
     @cached_property

@@ -42,3 +42,7 @@ class InvalidInputError(FollowupError):
 
 class DatabaseError(FollowupError):
     """The database cannot be reached or is not at the expected schema."""
+
+
+class DeliveryError(FollowupError):
+    """A digest could not be delivered (mail server, webhook or folder); the run is retried."""

@@ -160,5 +160,50 @@ class Meta(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class Subscription(Base):
+    """Who gets a digest, how, of which topics, and when (a local time in the subscriber's zone)."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # email | webhook | dir
+    target: Mapped[str] = mapped_column(Text)  # an address, a URL or a folder
+    topics: Mapped[list | None] = mapped_column(JSON)  # slugs; None = all active topics
+    send_at: Mapped[str] = mapped_column(String(5), default="07:00")  # HH:MM local
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")  # IANA name
+    format: Mapped[str] = mapped_column(String(16), default="html")  # for dir/webhook bodies
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The end of the last window delivered: the next digest starts here (at most the max window back).
+    last_window_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[str | None] = mapped_column(String(16))  # sent | failed | sending
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class DigestRun(Base):
+    """One digest period of one subscription. Unique on (subscription, period): claimed before sending,
+    so restarts, a repeated cron fire (DST fall-back) or two schedulers never send twice."""
+
+    __tablename__ = "digest_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(10))  # the local date the digest is for, YYYY-MM-DD
+    status: Mapped[str] = mapped_column(String(16))  # claimed | sent | failed
+    owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stories: Mapped[int | None] = mapped_column(Integer)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("subscription_id", "period", name="uq_digest_runs_subscription_period"),)
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)

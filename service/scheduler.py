@@ -15,6 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .config import Settings
 from .db import Database
+from .digest.runner import DigestService
 from .feeds.refresh import FeedOutcome, Pipeline, RunSummary, worker_name
 
 log = logging.getLogger("followup.scheduler")
@@ -28,7 +29,28 @@ class Service:
         self.owner = worker_name()
         self.report = report
         self._busy = asyncio.Lock()
+        self._digest_busy = asyncio.Lock()
         self.last_summary: RunSummary | None = None
+        self.digests = DigestService(db, settings, owner=self.owner)
+
+    async def digest_tick(self) -> None:
+        """Send due digests (in a thread: SMTP and the database calls block). At start-up this is the
+        catch-up: a period whose send time passed while the service was down is sent now."""
+        if self._digest_busy.locked():
+            return
+        async with self._digest_busy:
+            try:
+                outcomes = await asyncio.to_thread(self.digests.tick)
+            except Exception as exc:  # noqa: BLE001 - the ticker must survive a bad cycle
+                log.exception("digest cycle failed")
+                self.report(f"Digest cycle failed: {exc}. Will try again at the next tick.")
+                return
+            for o in outcomes:
+                if o.status == "sent":
+                    self.report(f"Digest sent for subscription {o.subscription_id} ({o.period}): {o.detail}")
+                else:
+                    self.report(f"  ! Digest for subscription {o.subscription_id} ({o.period}) failed: {o.detail} "
+                                "Will retry with backoff.")
 
     async def tick(self) -> None:
         """Poll whatever is due. Skipped if the previous tick is still running."""
@@ -64,16 +86,25 @@ class Service:
         # coalesce: missed ticks collapse into one.
         scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.scheduler_tick_seconds, timezone="UTC"),
                           id="poll", max_instances=1, coalesce=True, misfire_grace_time=60)
+        # Digests: a minute tick, not one cron job per subscription. Whether a period is due and unsent is
+        # decided from the database (digest_runs), so a DST fall-back, a restart or a second scheduler
+        # never sends twice, and nothing lives in APScheduler's in-memory job store (PITFALLS.md).
+        scheduler.add_job(self.digest_tick, IntervalTrigger(seconds=self.settings.digest_tick_seconds, timezone="UTC"),
+                          id="digests", max_instances=1, coalesce=True, misfire_grace_time=60)
         scheduler.start()
         self.report(f"Scheduler running: checking for due feeds every {self.settings.scheduler_tick_seconds:g} s "
-                    f"(worker {self.owner}). Press Ctrl+C to stop.")
+                    f"and due digests every {self.settings.digest_tick_seconds:g} s (worker {self.owner}). "
+                    "Press Ctrl+C to stop.")
         first = asyncio.create_task(self.tick())
+        catch_up = asyncio.create_task(self.digest_tick())
         try:
             await stop.wait()
         finally:
             self.report("Stopping: finishing the current poll…")
             scheduler.shutdown(wait=False)
-            await asyncio.gather(first, return_exceptions=True)
+            await asyncio.gather(first, catch_up, return_exceptions=True)
+            async with self._digest_busy:
+                pass
             async with self._busy:
                 pass
             self.report("Stopped.")

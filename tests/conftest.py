@@ -86,7 +86,7 @@ def new_pg_database() -> tuple[str, callable]:
     return url, drop
 
 
-_TABLES = "matches, entries, stories, topics, feeds, meta"
+_TABLES = "digest_runs, subscriptions, matches, entries, stories, topics, feeds, meta"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

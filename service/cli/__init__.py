@@ -10,6 +10,7 @@ from . import topics as _topics  # noqa: F401
 from . import matches as _matches  # noqa: F401
 from . import service as _service  # noqa: F401
 from . import stories as _stories  # noqa: F401
+from . import digest as _digest  # noqa: F401
 
 
 def main() -> None:

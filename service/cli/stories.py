@@ -22,15 +22,24 @@ def _load(ctx, topic: str | None, since: str | None, until: str | None, limit: i
         if topic:
             topic_store.get_topic(conn, topic)
         rows = story_store.list_stories(conn, topic=topic, since=since_at, until=until_at, limit=limit)
-        members = story_store.story_entries(conn, [r.id for r in rows])
+        members = story_store.story_entries(conn, [r.id for r in rows], topic)
     data = []
     for r in rows:
+        own = members.get(r.id, [])
+        on_topic = [e for e in own if e.matched]
         data.append(dict(
             id=r.id, headline=r.headline, first_seen=r.first_seen, last_seen=r.last_seen, outlets=r.source_count,
             entry_count=r.entry_count,
-            status="new" if since_at is None or r.first_seen >= since_at else "continuing",
-            entries=[dict(guid=e.guid, url=e.url, title=e.title, feed=e.feed, published=e.published_at)
-                     for e in members.get(r.id, [])],
+            status="new" if since_at is None or (on_topic[0].published_at if on_topic else r.first_seen) >= since_at
+            else "continuing",
+            # Seen from a topic, a story is headed by its first entry on that topic: the story's own
+            # first entry may be an earlier report the topic does not cover.
+            **({"topic_headline": on_topic[0].title if on_topic else r.headline,
+                "topic_first_seen": on_topic[0].published_at if on_topic else r.first_seen,
+                "topic_entry_count": len(on_topic),
+                "topic_outlets": len({e.feed for e in on_topic})} if topic else {}),
+            entries=[dict(guid=e.guid, url=e.url, title=e.title, feed=e.feed, published=e.published_at,
+                          **({"matched": bool(e.matched)} if topic else {})) for e in own],
         ))
     return data, since_at, until_at
 
@@ -88,10 +97,12 @@ def timeline(slug: Annotated[str, typer.Argument(help="The topic.")], db: DbOpti
         values = [counts.get(d.isoformat(), 0) for d in days]
         out.print(f"  {days[0]:%m-%d} {sparkline(values)} {days[-1]:%m-%d}   matched entries per day", markup=False)
     for d in data:
-        span = f"{d['first_seen']:%Y-%m-%d}" + (f" → {d['last_seen']:%m-%d}" if d["last_seen"].date() != d["first_seen"].date() else "")
+        first = d["topic_first_seen"]
+        span = f"{first:%Y-%m-%d}" + (f" → {d['last_seen']:%m-%d}" if d["last_seen"].date() != first.date() else "")
         marker = "" if d["status"] == "new" else "  (continuing)"
-        out.print(f"{span:<18} {d['headline']}{marker}", markup=False)
-        feeds = sorted({e["feed"] or "?" for e in d["entries"]})
+        out.print(f"{span:<18} {d['topic_headline']}{marker}", markup=False)
+        feeds = sorted({e["feed"] or "?" for e in d["entries"] if e["matched"]})
         shown = ", ".join(feeds[:6]) + (f" and {len(feeds) - 6} more" if len(feeds) > 6 else "")
-        out.print(f"{'':<18} {d['outlets']} outlet{'s' if d['outlets'] != 1 else ''}, {d['entry_count']} "
-                  f"entr{'ies' if d['entry_count'] != 1 else 'y'}: {shown}", markup=False)
+        out.print(f"{'':<18} {d['topic_outlets']} outlet{'s' if d['topic_outlets'] != 1 else ''} on {slug}: {shown}; "
+                  f"{d['outlets']} outlet{'s' if d['outlets'] != 1 else ''} and {d['entry_count']} "
+                  f"entr{'ies' if d['entry_count'] != 1 else 'y'} in the story", markup=False)

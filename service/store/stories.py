@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, bindparam, delete, distinct, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, distinct, func, insert, literal, select, update
 
 from ..models import Entry, Feed, Match, Story, Topic
 from ._sql import chunks
@@ -110,18 +110,22 @@ def list_stories(conn: Connection, *, topic: str | None = None, since: datetime 
     return list(conn.execute(stmt.order_by(stories.c.last_seen.desc(), stories.c.id.desc()).limit(limit)))
 
 
-def story_entries(conn: Connection, story_ids: list[int]) -> dict[int, list[Row]]:
-    """Entries of each story, oldest first, with their feed's name."""
+def story_entries(conn: Connection, story_ids: list[int], topic: str | None = None) -> dict[int, list[Row]]:
+    """Entries of each story, oldest first, with their feed's name; with `topic`, each row's `matched`
+    says whether the entry matched that topic."""
     out: dict[int, list[Row]] = defaultdict(list)
+    if topic:
+        matched = (select(matches.c.entry_id).join(topics, topics.c.id == matches.c.topic_id)
+                   .where(topics.c.slug == topic, matches.c.entry_id == entries.c.id).exists())
     for batch in chunks(story_ids):
         cols = [entries.c.id, entries.c.story_id, entries.c.guid, entries.c.url, entries.c.title, entries.c.published_at,
-                func.coalesce(feeds.c.title, entries.c.source, feeds.c.url).label("feed")]
+                func.coalesce(feeds.c.title, entries.c.source, feeds.c.url).label("feed"),
+                (matched if topic else literal(False)).label("matched")]
         stmt = (select(*cols).outerjoin(feeds, feeds.c.id == entries.c.feed_id)
                 .where(entries.c.story_id.in_(batch)).order_by(entries.c.published_at, entries.c.id))
         for row in conn.execute(stmt):
             out[row.story_id].append(row)
     return out
-
 
 
 def topic_daily_counts(conn: Connection, topic: str, since: datetime | None, until: datetime | None) -> dict[str, int]:

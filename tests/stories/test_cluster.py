@@ -82,6 +82,7 @@ def test_text_helpers():
     assert normalized_title("Japan lifts curbs - Reuters") == "japan lifts curbs"
     assert stem("sterilisation") == stem("sterilization") != "sterili"
     assert stem("bankruptcies") == "bankruptcy" and stem("talks") == "talk"
+    assert stem("missiles") == stem("missile") and stem("churches") == "church"
     assert terms("Watch live", "Japan and South Korea hold a summit in Tokyo") >= {"japan", "summit", "tokyo"}
 
 
@@ -91,3 +92,38 @@ def test_a_batch_spanning_weeks_does_not_chain_across_the_window():
              for d in (0, 10, 20)]
     placements = index.plan(items)
     assert len({p.story for p in placements}) == 3
+
+
+def test_compass_words_stay_with_the_place_they_name():
+    assert {"north_korea", "korea"} <= terms("North Korea fires two ballistic missiles")
+    assert "north" not in terms("North Carolina court rehears voter ID case")
+    assert {"south_korea", "korea"} <= terms("S. Korea pushes to end Japan disputes")
+    assert "north_korea" in terms("N Korea fires ballistic missile towards sea")
+    # Real 2023 headlines: North Korea's missile story must not absorb North Carolina's news.
+    index = StoryIndex()
+    korea, _ = place(index, "North Korea launches two cruise missiles from submarine")
+    for n, title in enumerate(["North Korea fires 2 missiles from submarine, state media reports",
+                               "North Korea test fires missiles from submarine amid US, South Korean drills"], 1):
+        assert place(index, title, hours=n)[0] == korea
+    carolina, p = place(index, "North Carolina Senate approves increased drug distribution penalties", hours=4)
+    assert carolina != korea and p.reason == "new"
+
+
+def test_an_established_story_is_not_joined_through_one_incidental_word():
+    """Joining needs a quarter of the story's core weight: a headline sharing only "korea" with a
+    missile-test story starts its own story (real headlines of 13-14 March 2023)."""
+    index = StoryIndex()
+    for n, title in enumerate(["South Korea sets World Baseball Classic record as they demolish China",
+                               "South Korea has the world's lowest fertility rate",
+                               "Activist investors smoke out South Korea's undervalued companies",
+                               "Will the 'Korea Discount' for stocks finally disappear?"]):
+        place(index, title, hours=-500 - 100 * n)  # Korea is in the news every week: other stories
+    missiles, _ = place(index, "North Korea launches ballistic missile toward sea")
+    for n, title in enumerate(["North Korea fires two ballistic missiles towards its eastern waters",
+                               "Seoul: North Korea launches 2 ballistic missiles toward sea",
+                               "North Korea escalates tensions with fresh ballistic missile tests"], 1):
+        assert place(index, title, hours=n)[0] == missiles
+    other, p = place(index, "Bullying accusations snare K-pop stars and athletes in South Korea", hours=5)
+    assert other != missiles and p.reason == "new"
+    again, p = place(index, "North Korea fires another ballistic missile toward sea", hours=6)
+    assert again == missiles and p.reason == "similar"

@@ -55,23 +55,31 @@ def test_every_entry_in_one_story_with_outlets_and_updates_keep_their_story(db_u
 def test_stories_and_timeline_commands(cli, db_url, tmp_path):
     dbarg = ["--db", db_url]
     day = "Mon, 06 Mar 2023 {h:02d}:00:00 +0000"
+    feed_file(tmp_path / "c.xml", "Outlet C", [  # first in the story, but not on the topic
+        dict(title="South Korea announces compensation plan, Japan responds", link="https://c.example/1", summary="", date=day.format(h=0))])
     feed_file(tmp_path / "a.xml", "Outlet A", [
-        dict(title="South Korea announces forced labor compensation plan", link="https://a.example/1", summary="", date=day.format(h=1)),
+        dict(title="South Korea announces plan to compensate Japan forced labor victims", link="https://a.example/1", summary="", date=day.format(h=1)),
         dict(title="Stocks rally on tech earnings", link="https://a.example/2", summary="", date=day.format(h=2))])
     feed_file(tmp_path / "b.xml", "Outlet B", [
         dict(title="Japan welcomes South Korea forced labor compensation plan", link="https://b.example/1", summary="", date=day.format(h=3))])
     assert cli("seed", *dbarg).exit_code == 0
-    assert cli("ingest", str(tmp_path / "a.xml"), str(tmp_path / "b.xml"), *dbarg).exit_code == 0
+    assert cli("ingest", str(tmp_path / "c.xml"), str(tmp_path / "a.xml"), str(tmp_path / "b.xml"), *dbarg).exit_code == 0
     result = cli("stories", "--topic", "forced-labor", "--since", "2023-03-01", "--format", "json", *dbarg)
     assert result.exit_code == 0, result.stderr
     (story,) = json.loads(result.stdout)
     assert {"id", "headline", "first_seen", "last_seen", "outlets", "entries"} <= set(story)
-    assert story["outlets"] == 2 and len(story["entries"]) == 2
-    assert {"guid", "url", "title", "feed"} <= set(story["entries"][0])
+    assert story["outlets"] == 3 and len(story["entries"]) == 3
+    assert story["headline"] == "South Korea announces compensation plan, Japan responds"
+    # seen from the topic: headed by its first entry on the topic, with the outlets that covered it so
+    assert story["topic_headline"] == "South Korea announces plan to compensate Japan forced labor victims"
+    assert story["topic_outlets"] == 2 and story["topic_entry_count"] == 2
+    assert {"guid", "url", "title", "feed", "matched"} <= set(story["entries"][0])
+    assert [e["matched"] for e in story["entries"]] == [False, True, True]
     lines = cli("stories", "--since", "2023-03-01", "--format", "jsonl", *dbarg).stdout.splitlines()
     assert len(lines) == 2
     text = cli("timeline", "forced-labor", "--since", "2023-03-01", "--until", "2023-04-01", *dbarg).stdout
-    assert "forced-labor: 1 developments" in text and "2023-03-06" in text and "2 outlets" in text
-    assert "Outlet A, Outlet B" in text
+    assert "forced-labor: 1 developments" in text and "2023-03-06" in text
+    assert "South Korea announces plan to compensate Japan forced labor victims" in text
+    assert "2 outlets on forced-labor: Outlet A, Outlet B; 3 outlets and 3 entries in the story" in text
     bad = cli("timeline", "nope", *dbarg)
     assert bad.exit_code == 1 and "No topic 'nope'" in bad.stderr

@@ -1,0 +1,170 @@
+"""Build one digest object from stored rows. Pure: every format is rendered from what this returns.
+
+Per topic: *new developments* first (stories first seen in the window), ranked by how many independent
+outlets covered them and then by match score; then *continuing coverage* (older stories with new
+entries in the window). Each story: a headline (its first report in the window), a one-line summary,
+its outlets with links, and dates in the subscriber's time zone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+SUMMARY_CHARS = 220
+PER_SECTION = 10
+LINKS = 6
+
+
+@dataclass
+class Link:
+    outlet: str
+    title: str
+    url: str | None
+
+
+@dataclass
+class StoryItem:
+    story_id: int | None
+    status: str  # new | continuing
+    headline: str
+    summary: str
+    first_seen: datetime
+    last_seen: datetime
+    first_seen_local: str
+    last_seen_local: str
+    outlets: list[str]
+    links: list[Link]  # one per outlet, at most LINKS
+    more_links: int
+    entries: int  # matched entries in the window
+    story_outlets: int  # outlets in the whole story (all time)
+    score: float
+
+
+@dataclass
+class TopicSection:
+    slug: str
+    name: str
+    new: list[StoryItem] = field(default_factory=list)
+    continuing: list[StoryItem] = field(default_factory=list)
+    more_new: int = 0
+    more_continuing: int = 0
+    web_url: str | None = None
+
+    @property
+    def quiet(self) -> bool:
+        return not self.new and not self.continuing
+
+
+@dataclass
+class Digest:
+    title: str
+    period: str
+    timezone: str
+    generated_at: datetime
+    window_start: datetime
+    window_end: datetime
+    window_label: str
+    sections: list[TopicSection]
+    new_count: int
+    continuing_count: int
+    web_url: str | None = None
+    api_url: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return (f"{self.title} {self.period}: {_count(self.new_count, 'new development')}, "
+                f"{self.continuing_count} continuing")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["subject"] = self.subject
+        return _jsonable(data)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def one_line(text: str, limit: int = SUMMARY_CHARS) -> str:
+    """The summary's first sentence or so, on one line, cut at a word boundary."""
+    text = re.sub(r"\s+", " ", text or "").strip()
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:-–—")
+    return cut + "…"
+
+
+def local(when: datetime, tz: ZoneInfo) -> str:
+    moment = when.astimezone(tz)
+    return f"{moment:%a} {moment.day} {moment:%b %Y}, {moment:%H:%M} {moment.tzname()}"
+
+
+def build_digest(*, topics: list[tuple[str, str]], rows: list, start: datetime, end: datetime, tz: str,
+                 firsts: dict | None = None,
+                 period: str, generated_at: datetime, title: str = "Followup digest",
+                 public_url: str | None = None, per_section: int = PER_SECTION) -> Digest:
+    """`topics`: (slug, name) in display order; `rows`: store.digests.digest_rows output; `firsts`:
+    (topic, story id) -> when the topic first matched the story (store.digests.topic_story_first_seen)."""
+    firsts = firsts or {}
+    zone = ZoneInfo(tz)
+    base = public_url.rstrip("/") if public_url else None
+    by_topic: dict[str, dict[Any, list]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        key = r.story_id if r.story_id is not None else f"entry-{r.entry_id}"
+        by_topic[r.topic][key].append(r)
+    sections = []
+    new_total = continuing_total = 0
+    for slug, name in topics:
+        section = TopicSection(slug, name, web_url=f"{base}/topics/{slug}" if base else None)
+        items = [_story(key, group, start, zone, firsts.get((slug, key))) for key, group in by_topic.get(slug, {}).items()]
+        new = sorted((i for i in items if i.status == "new"),
+                     key=lambda i: (-len(i.outlets), -i.score, i.first_seen, str(i.story_id)))
+        continuing = sorted((i for i in items if i.status == "continuing"),
+                            key=lambda i: (-len(i.outlets), -i.score, i.first_seen, str(i.story_id)))
+        section.new, section.more_new = new[:per_section], max(0, len(new) - per_section)
+        section.continuing, section.more_continuing = continuing[:per_section], max(0, len(continuing) - per_section)
+        new_total += len(new)
+        continuing_total += len(continuing)
+        sections.append(section)
+    return Digest(
+        title=title, period=period, timezone=tz, generated_at=generated_at, window_start=start, window_end=end,
+        window_label=f"{local(start, zone)} – {local(end, zone)}", sections=sections,
+        new_count=new_total, continuing_count=continuing_total,
+        web_url=base, api_url=f"{base}/api/digest" if base else None,
+    )
+
+
+def _story(key: Any, group: list, start: datetime, zone: ZoneInfo, topic_first: datetime | None) -> StoryItem:
+    first = group[0]  # rows come oldest first
+    story_first = topic_first or first.published_at
+    outlets: list[str] = []
+    links: list[Link] = []
+    for r in group:
+        outlet = r.feed or "unknown source"
+        if outlet not in outlets:
+            outlets.append(outlet)
+            links.append(Link(outlet, r.title or "(untitled)", r.url))
+    last = max(r.published_at for r in group)
+    return StoryItem(
+        story_id=first.story_id, status="new" if story_first >= start else "continuing",
+        headline=first.title or "(untitled)", summary=one_line(first.summary),
+        first_seen=story_first, last_seen=last, first_seen_local=local(story_first, zone),
+        last_seen_local=local(last, zone), outlets=outlets, links=links[:LINKS],
+        more_links=max(0, len(links) - LINKS), entries=len(group),
+        story_outlets=first.story_outlets or len(outlets), score=round(max(r.score for r in group), 3),
+    )
