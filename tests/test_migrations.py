@@ -62,10 +62,12 @@ def test_sqlite_connections_use_wal_and_foreign_keys(sqlite_db):
 
 
 def _upgrade_existing(url):
-    """A database at 0001 with data in it upgrades to head, keeps its data, and the entries get stories."""
-    from datetime import datetime, timezone
+    """A database at 0001 with data in it upgrades to head, keeps its data, the entries get stories, and
+    the digest tables (0003) work."""
+    from datetime import datetime, timedelta, timezone
 
     from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
 
     from service.config import Settings
     from service.feeds.refresh import Pipeline
@@ -90,6 +92,22 @@ def _upgrade_existing(url):
         with db.read() as conn:
             assert conn.execute(text("SELECT count(*) FROM entries WHERE story_id IS NULL")).scalar() == 0
             assert conn.execute(text("SELECT entry_count, source_count FROM stories")).all() == [(2, 1)]
+        # 0003: digests work on the upgraded database, and the ledger's unique key holds.
+        from service.store import digests
+
+        with db.write() as conn:
+            sub = digests.add_subscription(conn, channel="dir", target="out", topics_=None, send_at="07:00",
+                                           tz="Asia/Seoul", fmt="html", now=now)
+            window = (now, now)
+            first = digests.claim_run(conn, sub.id, "2023-03-07", owner="a", now=now, lease=timedelta(minutes=5),
+                                      window=window, max_attempts=3)
+            second = digests.claim_run(conn, sub.id, "2023-03-07", owner="b", now=now, lease=timedelta(minutes=5),
+                                       window=window, max_attempts=3)
+        assert first is not None and second is None
+        with db.write() as conn, pytest.raises(IntegrityError):
+            conn.execute(text("INSERT INTO digest_runs (subscription_id, period, status, attempts, created_at) "
+                              "VALUES (:s, '2023-03-07', 'sent', 1, :now)"),
+                         {"s": sub.id, "now": now if db.dialect != "sqlite" else now.replace(tzinfo=None)})
     finally:
         db.dispose()
 
