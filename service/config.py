@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # How often the scheduler checks for due digests.
     digest_tick_seconds: float = Field(60.0, gt=0)
     webhook_timeout_seconds: float = Field(10.0, gt=0)
+    # The web API: writes need `Authorization: Bearer <token>` when a token is set; reads too if protected.
+    api_token: str | None = None
+    api_protect_reads: bool = False
     # Seed files shipped with the project.
     seeds_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parent.parent / "seeds")
 

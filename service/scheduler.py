@@ -8,15 +8,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from . import metrics
 from .config import Settings
 from .db import Database
 from .digest.runner import DigestService
 from .feeds.refresh import FeedOutcome, Pipeline, RunSummary, worker_name
+from .models import utcnow
 
 log = logging.getLogger("followup.scheduler")
 
@@ -32,6 +35,8 @@ class Service:
         self._digest_busy = asyncio.Lock()
         self.last_summary: RunSummary | None = None
         self.digests = DigestService(db, settings, owner=self.owner)
+        self.last_poll_at = None
+        self.started_at = utcnow()
 
     async def digest_tick(self) -> None:
         """Send due digests (in a thread: SMTP and the database calls block). At start-up this is the
@@ -46,6 +51,7 @@ class Service:
                 self.report(f"Digest cycle failed: {exc}. Will try again at the next tick.")
                 return
             for o in outcomes:
+                metrics.DIGESTS.labels(o.status).inc()
                 if o.status == "sent":
                     self.report(f"Digest sent for subscription {o.subscription_id} ({o.period}): {o.detail}")
                 else:
@@ -57,6 +63,7 @@ class Service:
         if self._busy.locked():
             return
         async with self._busy:
+            started = time.monotonic()
             try:
                 summary = await self.pipeline.poll(owner=self.owner, on_done=self._on_feed)
             except Exception as exc:  # noqa: BLE001 - the ticker must survive a bad cycle (e.g. database down)
@@ -64,10 +71,18 @@ class Service:
                 self.report(f"Poll cycle failed: {exc}. Will try again at the next tick.")
                 return
             self.last_summary = summary
+            self.last_poll_at = utcnow()
+            if summary.outcomes:
+                metrics.POLL_SECONDS.observe(time.monotonic() - started)
             if summary.outcomes:
                 self.report(f"Polled {summary.line()}")
 
     def _on_feed(self, outcome: FeedOutcome) -> None:
+        metrics.POLLS.labels(outcome.status).inc()
+        if outcome.status in ("error", "disabled"):
+            metrics.FETCH_ERRORS.labels(metrics.error_kind(outcome.message, outcome.status)).inc()
+        metrics.ENTRIES.inc(outcome.new or 0)
+        metrics.MATCHES.inc(outcome.matches or 0)
         if outcome.status in ("error", "disabled"):
             self.report(f"  ! {outcome.url}: {outcome.message}")
         elif outcome.new:

@@ -12,6 +12,7 @@ Routes (all GET):
   /error                  500                          /slow/<secs>  sleeps, then serves a tiny feed
   /huge                   an endless body (for the size cap)
   /html                   an HTML page, not a feed
+  /site                   an HTML page advertising /feed/guardian.rss with <link rel="alternate"> (discovery)
 Every request is logged in `requests` as (path, headers).
 """
 
@@ -113,6 +114,11 @@ class FeedServer:
             except (BrokenPipeError, ConnectionResetError):
                 pass
             return None
+        if kind == "site":
+            page = (b'<html><head><title>A news site</title><link rel="alternate" type="application/rss+xml" '
+                    b'title="World news" href="/feed/guardian.rss"><link rel="stylesheet" href="/s.css"></head>'
+                    b'<body><p>News</p></body></html>')
+            return self.plain(h, 200, page, {"Content-Type": "text/html; charset=utf-8"})
         if kind == "html":
             return self.plain(h, 200, b"<html><head><title>Hi</title></head><body><p>Not a feed</p></body></html>",
                               {"Content-Type": "text/html; charset=utf-8"})

@@ -147,8 +147,15 @@ def test_run_starts_seeds_and_stops_cleanly(tmp_path):
     import sys
     import time
 
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     env = {**os.environ, "FOLLOWUP_DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
-           "FOLLOWUP_FETCH_TIMEOUT_SECONDS": "2", "FOLLOWUP_SCHEDULER_TICK_SECONDS": "1"}
+           "FOLLOWUP_FETCH_TIMEOUT_SECONDS": "2", "FOLLOWUP_SCHEDULER_TICK_SECONDS": "1",
+           "FOLLOWUP_HTTP_PORT": str(port)}
     proc = subprocess.Popen([sys.executable, "-m", "service", "run"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
@@ -159,6 +166,12 @@ def test_run_starts_seeds_and_stops_cleanly(tmp_path):
             lines.append(line)
             if line.startswith("Polled"):
                 break
+        # The same process serves the web UI and API, with the scheduler reported alive.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            health = json.loads(response.read())
+        assert health["database"] == "ok" and health["scheduler"] == "alive", health
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert b"What moved on your topics" in response.read()
     finally:
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=30)
@@ -166,6 +179,7 @@ def test_run_starts_seeds_and_stops_cleanly(tmp_path):
     assert "First start: loaded 4 seed topics" in text
     assert "Polled " in text and "failed" in text  # no network here: every feed fails with a reason
     assert "Stopped." in text and proc.returncode == 0
+    assert f"Web UI and API on http://127.0.0.1:{port}/" in text
 
 
 def test_topics_test_explain_suggest(cli, dbarg, data_dir, tmp_path):

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import typer
 from rich.table import Table
 
 from ..digest import schedule
+from ..digest.deliver import validate_target
 from ..digest.render import FORMATS, render
 from ..digest.runner import DigestService
 from ..errors import InvalidInputError
@@ -23,9 +22,6 @@ from .app import DbOption, app, check_format, command, emit, open_context, out
 
 subscriptions_app = typer.Typer(help="Who gets a digest, how and when.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(subscriptions_app, name="subscriptions")
-
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-
 
 def _topics(value: str | None) -> list[str] | None:
     if not value:
@@ -64,13 +60,7 @@ def add(db: DbOption = None,
     if len(chosen) != 1:
         raise InvalidInputError("Give exactly one of --email, --webhook or --dir")
     channel, target = chosen[0]
-    target = target.strip()
-    if channel == "email" and not _EMAIL.match(target):
-        raise InvalidInputError(f"{target!r} is not an email address")
-    if channel == "webhook":
-        parts = urlsplit(target)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInputError(f"{target!r} is not an http:// or https:// URL")
+    target = validate_target(channel, target)
     check_format(fmt, FORMATS)
     send_at = schedule.parse_send_at(at).strftime("%H:%M")
     schedule.zone(tz)

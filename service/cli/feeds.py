@@ -4,23 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import typer
 from rich.table import Table
 
 from ..errors import InvalidInputError
+from ..feeds.discover import check_feed_url
 from ..feeds.opml import OutlineFeed, parse_opml, render_opml
 from ..models import utcnow
 from ..store import feeds as feed_store
 from .app import DbOption, ago, check_format, command, emit, feeds_app, open_context, out
 
 
-def _check_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInputError(f"{url!r} is not an http:// or https:// URL")
-    return url.strip()
+_check_url = check_feed_url
 
 
 @feeds_app.command("add")

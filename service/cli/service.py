@@ -43,7 +43,44 @@ def run(db: DbOption = None,
     report = seed_on_first_start(ctx.db, ctx.settings.seeds_dir)
     if report:
         out.print(f"First start: loaded {report.topics_added} seed topics and {report.feeds_added} seed feeds.")
-    asyncio.run(Service(ctx.db, ctx.settings, report=lambda line: out.print(line, markup=False)).run())
+    host, port = host or ctx.settings.http_host, port or ctx.settings.http_port
+    service = Service(ctx.db, ctx.settings, report=lambda line: out.print(line, markup=False))
+    asyncio.run(_run_with_web(service, ctx, host, port))
+
+
+async def _run_with_web(service: Service, ctx, host: str, port: int) -> None:  # noqa: ANN001
+    """The scheduler and the web server in one event loop; Ctrl+C/SIGTERM stops both (the scheduler
+    owns the signal handlers and tells the web server to finish)."""
+    from ..web.server import check_port, make_server
+
+    check_port(host, port)
+    server = make_server(ctx.settings, ctx.db, host, port, service=service)
+    web = asyncio.create_task(server.serve())
+    out.print(f"Web UI and API on http://{host}:{port}/ (API docs at /docs)", markup=False)
+    try:
+        await service.run()
+    finally:
+        server.should_exit = True
+        await web
+
+
+@app.command()
+@command
+def serve(db: DbOption = None,
+          host: Annotated[str | None, typer.Option(help="Address to listen on (FOLLOWUP_HTTP_HOST).")] = None,
+          port: Annotated[int | None, typer.Option(help="Port (FOLLOWUP_HTTP_PORT).")] = None) -> None:
+    """Run only the web UI and API (no polling): for a separate web process in front of workers.
+
+    Example: followup serve --host 0.0.0.0 --port 8080
+    """
+    from ..web.server import check_port, make_server
+
+    ctx = open_context(db)
+    host, port = host or ctx.settings.http_host, port or ctx.settings.http_port
+    check_port(host, port)
+    out.print(f"Web UI and API on http://{host}:{port}/ (API docs at /docs). Press Ctrl+C to stop.", markup=False)
+    server = make_server(ctx.settings, ctx.db, host, port, capture_signals=True)
+    asyncio.run(server.serve())
 
 
 @app.command()

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..models import utcnow
 from ..store import stories as story_store
-from ..store import topics as topic_store
+from ..stories.view import load_stories
 from ..timeparse import parse_when
 from .app import DbOption, app, check_format, command, emit, open_context, out, sparkline
 
@@ -18,30 +18,7 @@ from .app import DbOption, app, check_format, command, emit, open_context, out, 
 def _load(ctx, topic: str | None, since: str | None, until: str | None, limit: int):  # noqa: ANN001, ANN202
     since_at = parse_when(since) if since else None
     until_at = parse_when(until) if until else None
-    with ctx.db.read() as conn:
-        if topic:
-            topic_store.get_topic(conn, topic)
-        rows = story_store.list_stories(conn, topic=topic, since=since_at, until=until_at, limit=limit)
-        members = story_store.story_entries(conn, [r.id for r in rows], topic)
-    data = []
-    for r in rows:
-        own = members.get(r.id, [])
-        on_topic = [e for e in own if e.matched]
-        data.append(dict(
-            id=r.id, headline=r.headline, first_seen=r.first_seen, last_seen=r.last_seen, outlets=r.source_count,
-            entry_count=r.entry_count,
-            status="new" if since_at is None or (on_topic[0].published_at if on_topic else r.first_seen) >= since_at
-            else "continuing",
-            # Seen from a topic, a story is headed by its first entry on that topic: the story's own
-            # first entry may be an earlier report the topic does not cover.
-            **({"topic_headline": on_topic[0].title if on_topic else r.headline,
-                "topic_first_seen": on_topic[0].published_at if on_topic else r.first_seen,
-                "topic_entry_count": len(on_topic),
-                "topic_outlets": len({e.feed for e in on_topic})} if topic else {}),
-            entries=[dict(guid=e.guid, url=e.url, title=e.title, feed=e.feed, published=e.published_at,
-                          **({"matched": bool(e.matched)} if topic else {})) for e in own],
-        ))
-    return data, since_at, until_at
+    return load_stories(ctx.db, topic=topic, since=since_at, until=until_at, limit=limit), since_at, until_at
 
 
 @app.command()

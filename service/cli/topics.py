@@ -9,13 +9,12 @@ import typer
 from rich.table import Table
 
 from ..errors import AlreadyExistsError, InvalidInputError
-from ..feeds.refresh import match_backlog
 from ..store import matches as match_store
 from ..store import topics as topic_store
+from ..topics import manage
 from ..topics.compile import TopicSpec, compile_topic
 from .app import DbOption, check_format, command, emit, open_context, out, sparkline, topics_app
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 AliasOption = Annotated[
     list[str] | None,
     typer.Option("--alias", help='A synonym group NAME=SYN1|SYN2, used wherever NAME appears in the query. '
@@ -36,10 +35,6 @@ def _aliases(values: list[str] | None) -> dict[str, list[str]] | None:
     return out_
 
 
-def _validate(slug: str, query: str, exclude: str | None, aliases: dict | None) -> None:
-    compile_topic(TopicSpec(0, slug, query, exclude, aliases or {}))
-
-
 @topics_app.command("add")
 @command
 def add(slug: Annotated[str, typer.Argument(help="Short id: lower-case letters, digits and dashes.")],
@@ -55,14 +50,11 @@ def add(slug: Annotated[str, typer.Argument(help="Short id: lower-case letters, 
 
     Example: followup topics add gsomia --name "GSOMIA" --query 'gsomia OR "intelligence sharing" (japan korea)'
     """
-    if not _SLUG.match(slug):
-        raise InvalidInputError(f"{slug!r} is not a valid slug: use lower-case letters, digits and dashes (e.g. japan-trade)")
+    manage.check_slug(slug)
     aliases = _aliases(alias)
-    _validate(slug, query, exclude, aliases)
+    manage.validate(slug, query, exclude, aliases)
     ctx = open_context(db)
-    with ctx.db.read() as conn:  # a taken slug is refused before any backtest work
-        taken = any(t.slug == slug for t in topic_store.list_topics(conn))
-    if taken:
+    if manage.slug_taken(ctx.db, slug):  # refused before any backtest work
         raise AlreadyExistsError(f"A topic with the slug {slug!r} already exists (use `followup topics edit {slug}`)")
     if preview:
         from ..timeparse import parse_when
@@ -70,11 +62,10 @@ def add(slug: Annotated[str, typer.Argument(help="Short id: lower-case letters, 
 
         since_at = parse_when("30d")
         _print_backtest(backtest(ctx.db, TopicSpec(0, slug, query, exclude, aliases or {}), since_at), since_at, 5)
-    with ctx.db.write() as conn:
-        topic_store.add_topic(conn, slug, name, query, description=description, exclude=exclude, aliases=aliases)
+    _, added = manage.create_topic(ctx.db, slug, name, query, description=description, exclude=exclude,
+                                   aliases=aliases, backlog=backlog)
     out.print(f"Added topic {slug}.", markup=False)
     if backlog:
-        added = match_backlog(ctx.db, slug)
         out.print(f"Matched {added} stored entries.")
 
 
@@ -138,19 +129,11 @@ def edit(slug: str, db: DbOption = None,
     Example: followup topics edit gsomia --query 'gsomia OR "intelligence-sharing pact"'
     """
     ctx = open_context(db)
-    aliases = _aliases(alias)
-    with ctx.db.read() as conn:
-        current = topic_store.get_topic(conn, slug)
-    new_exclude = None if exclude is None else (exclude or "")
-    _validate(slug, query or current.query, current.exclude if exclude is None else (exclude or None),
-              aliases if aliases is not None else current.aliases)
-    with ctx.db.write() as conn:
-        topic_store.update_topic(conn, slug, name=name, query=query, description=description, exclude=new_exclude,
-                                 aliases=aliases, active=active)
+    _, rematched = manage.edit_topic(ctx.db, slug, name=name, query=query, description=description, exclude=exclude,
+                                     aliases=_aliases(alias), active=active)
     out.print(f"Updated topic {slug}.", markup=False)
-    if query is not None or exclude is not None or aliases is not None:
-        added = match_backlog(ctx.db, slug, replace=True)
-        out.print(f"Re-matched stored entries: {added} matches.")
+    if rematched is not None:
+        out.print(f"Re-matched stored entries: {rematched} matches.")
 
 
 @topics_app.command("remove")
@@ -299,10 +282,8 @@ def suggest_(source: Annotated[str, typer.Argument(help="An article: a local fil
                 raise InvalidInputError(f"There is no candidate {n} (1–{len(candidates)})")
         for n in picks:
             c = candidates[n - 1]
-            with ctx.db.write() as conn:
-                topic_store.add_topic(conn, c.slug, c.phrase.title(), c.query,
-                                      description=f"Suggested from {source}")
-            added = match_backlog(ctx.db, c.slug)
+            _, added = manage.create_topic(ctx.db, c.slug, c.phrase.title(), c.query,
+                                           description=f"Suggested from {source}")
             out.print(f"Added topic {c.slug} (query {c.query}); matched {added} stored entries.", markup=False)
     else:
         out.print("Add one with `--add N`, or refine it first with `followup topics test QUERY`.")

@@ -6,6 +6,7 @@ Each raises DeliveryError with one plain sentence; the runner records it and ret
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 import time
@@ -13,11 +14,12 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
 from ..config import Settings
-from ..errors import DeliveryError
+from ..errors import DeliveryError, InvalidInputError
 from .build import Digest
 from .render import render
 
@@ -123,6 +125,23 @@ def write_files(digest: Digest, folder: str | Path, sub_id: int | None = None) -
     except OSError as exc:
         raise DeliveryError(f"Could not write the digest into {folder}: {exc.strerror or exc}") from None
     return Delivered("dir", str(folder), ", ".join(written))
+
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+def validate_target(channel: str, target: str) -> str:
+    """The address, URL or folder a subscription delivers to, checked for its channel."""
+    target = (target or "").strip()
+    if channel == "email" and not _EMAIL.match(target):
+        raise InvalidInputError(f"{target!r} is not an email address")
+    if channel == "webhook":
+        parts = urlsplit(target)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidInputError(f"{target!r} is not an http:// or https:// URL")
+    if channel == "dir" and not target:
+        raise InvalidInputError("The folder for --dir is empty")
+    return target
 
 
 def deliver(settings: Settings, digest: Digest, channel: str, target: str, sub_id: int | None = None) -> Delivered:

@@ -112,7 +112,7 @@ def search_matches(conn: Connection, *, topic: str | None = None, since: datetim
         select(
             matches.c.id.label("match_id"), matches.c.score, matches.c.matched_terms, matches.c.matched_at,
             topics.c.slug.label("topic"), entries.c.id.label("entry_id"), entries.c.guid, entries.c.url,
-            entries.c.title, entries.c.summary, entries.c.published_at, entries.c.language,
+            entries.c.title, entries.c.summary, entries.c.published_at, entries.c.language, entries.c.story_id,
             func.coalesce(feeds.c.title, entries.c.source, feeds.c.url).label("feed"),
             feeds.c.url.label("feed_url"),
         )

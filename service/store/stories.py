@@ -110,6 +110,15 @@ def list_stories(conn: Connection, *, topic: str | None = None, since: datetime 
     return list(conn.execute(stmt.order_by(stories.c.last_seen.desc(), stories.c.id.desc()).limit(limit)))
 
 
+def get_story(conn: Connection, story_id: int) -> Row:
+    from ..errors import NotFoundError
+
+    row = conn.execute(select(stories).where(stories.c.id == story_id)).first()
+    if row is None:
+        raise NotFoundError(f"No story {story_id}")
+    return row
+
+
 def story_entries(conn: Connection, story_ids: list[int], topic: str | None = None) -> dict[int, list[Row]]:
     """Entries of each story, oldest first, with their feed's name; with `topic`, each row's `matched`
     says whether the entry matched that topic."""

@@ -1,0 +1,68 @@
+"""Create and change topics: the checks and side effects the CLI and the API share.
+
+A new topic is validated (slug, query, exclusion, aliases — a QueryError carries the position), refused
+if the slug is taken, saved, and matched against the stored backlog; a changed query re-matches it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..db import Database
+from ..errors import AlreadyExistsError, InvalidInputError
+from ..feeds.refresh import match_backlog
+from ..store import topics as topic_store
+from .compile import TopicSpec, compile_topic
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+def check_slug(slug: str) -> str:
+    if not SLUG.match(slug or ""):
+        raise InvalidInputError(f"{slug!r} is not a valid slug: use lower-case letters, digits and dashes (e.g. japan-trade)")
+    return slug
+
+
+def validate(slug: str, query: str, exclude: str | None, aliases: dict | None) -> None:
+    """Compile the topic; raises QueryError (with the position) on a bad query or exclusion."""
+    if not (query or "").strip():
+        raise InvalidInputError("The query is empty: say what to look for (see docs/queries.md)")
+    compile_topic(TopicSpec(0, slug, query, exclude, aliases or {}))
+
+
+def slug_taken(db: Database, slug: str) -> bool:
+    with db.read() as conn:
+        return any(t.slug == slug for t in topic_store.list_topics(conn))
+
+
+def create_topic(db: Database, slug: str, name: str, query: str, *, description: str = "", exclude: str | None = None,
+                 aliases: dict | None = None, backlog: bool = True) -> tuple[Any, int]:
+    """Save a new topic and match the stored entries; returns (row, matches added)."""
+    check_slug(slug)
+    validate(slug, query, exclude, aliases)
+    if slug_taken(db, slug):
+        raise AlreadyExistsError(f"A topic with the slug {slug!r} already exists (use `followup topics edit {slug}`)")
+    with db.write() as conn:
+        row = topic_store.add_topic(conn, slug, name or slug, query, description=description, exclude=exclude,
+                                    aliases=aliases)
+    added = match_backlog(db, slug) if backlog else 0
+    return row, added
+
+
+def edit_topic(db: Database, slug: str, *, name: str | None = None, query: str | None = None,
+               description: str | None = None, exclude: str | None = None, aliases: dict | None = None,
+               active: bool | None = None) -> tuple[Any, int | None]:
+    """Change a topic; `exclude=""` removes the exclusion. Returns (row, re-matched count or None)."""
+    with db.read() as conn:
+        current = topic_store.get_topic(conn, slug)
+    new_exclude = None if exclude is None else (exclude or "")
+    validate(slug, query or current.query, current.exclude if exclude is None else (exclude or None),
+             aliases if aliases is not None else current.aliases)
+    with db.write() as conn:
+        row = topic_store.update_topic(conn, slug, name=name, query=query, description=description,
+                                       exclude=new_exclude, aliases=aliases, active=active)
+    rematched = None
+    if query is not None or exclude is not None or aliases is not None:
+        rematched = match_backlog(db, slug, replace=True)
+    return row, rematched

@@ -1,0 +1,233 @@
+"""The web part of Followup: the JSON API (/api, OpenAPI at /openapi.json, docs at /docs), the
+server-rendered UI, an Atom feed per topic, /healthz and /metrics. `create_app()` is used by
+`followup serve`, `followup run` (with the scheduler in the same event loop) and the tests."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import func, select, text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import metrics
+from ..config import Settings
+from ..db import Database
+from ..errors import (
+    AlreadyExistsError,
+    DatabaseError,
+    DeliveryError,
+    FollowupError,
+    InvalidInputError,
+    NotFoundError,
+    QueryError,
+)
+from ..models import Feed, utcnow
+from ..store import digests as digest_store
+from ..store import feeds as feed_store
+from ..store import matches as match_store
+from ..store import stories as story_store
+from ..store import topics as topic_store
+from ..stories.view import load_stories
+from ..timeparse import parse_when
+from . import api
+from .atom import topic_atom
+from .charts import volume_chart
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+STATUS = {NotFoundError: 404, AlreadyExistsError: 409, QueryError: 422, InvalidInputError: 400,
+          DeliveryError: 502, DatabaseError: 503}
+
+
+def create_app(settings: Settings, db: Database | None = None, service=None) -> FastAPI:  # noqa: ANN001
+    app = FastAPI(title="Followup", version="0.1.0",
+                  description="News monitoring that tracks follow-up developments: topics, matches, stories, "
+                              "digests and feeds. Errors are JSON with a `detail` sentence.")
+    app.state.settings = settings
+    app.state.db = db or Database(settings.database_url)
+    app.state.service = service  # the scheduler, when this process runs one (for /healthz)
+    app.state.stored = CollectorRegistry(auto_describe=True)
+    app.state.stored.register(metrics.StoredTotals(app.state.db))
+    app.include_router(api.router)
+    _errors(app)
+    _system_routes(app)
+    _pages(app)
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(FollowupError)
+    async def followup_error(request: Request, exc: FollowupError) -> JSONResponse:
+        status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+        body = {"detail": str(exc)}
+        if isinstance(exc, QueryError) and exc.position is not None:
+            body["position"] = exc.position
+        if request.url.path.startswith("/api") or request.url.path.endswith(".atom") or \
+                "application/json" in request.headers.get("accept", ""):
+            return JSONResponse(body, status_code=status)
+        return TEMPLATES.TemplateResponse(request, "error.html", {"message": str(exc), "status": status},
+                                          status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return JSONResponse({"detail": f"Invalid {where or 'request'}: {first.get('msg', 'bad input')}",
+                             "errors": _plain(exc.errors())}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def _plain(errors: list) -> list:
+    return [{k: (str(v) if k == "ctx" else v) for k, v in e.items() if k in ("loc", "msg", "type", "ctx")} for e in errors]
+
+
+def _system_routes(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["system"], summary="Database reachable, scheduler alive, last poll time")
+    def healthz(request: Request) -> JSONResponse:
+        db: Database = request.app.state.db
+        body: dict = {"database": "ok"}
+        try:
+            with db.read() as conn:
+                conn.execute(text("SELECT 1"))
+                last = conn.execute(select(func.max(Feed.__table__.c.last_checked_at))).scalar_one()
+            body["last_poll_at"] = last.isoformat() if hasattr(last, "isoformat") else last
+        except Exception as exc:  # noqa: BLE001 - any driver error means the database is unreachable
+            return JSONResponse({"database": f"unreachable: {str(exc).splitlines()[0]}", "status": "down"}, 503)
+        service = request.app.state.service
+        if service is None:
+            body["scheduler"] = "not running in this process"
+        else:
+            tick = request.app.state.settings.scheduler_tick_seconds
+            seen = service.last_poll_at or service.started_at
+            alive = (utcnow() - seen).total_seconds() < max(3 * tick, 300)
+            body["scheduler"] = "alive" if alive else "stalled"
+            body["worker"] = service.owner
+        body["status"] = "ok" if body.get("scheduler") != "stalled" else "degraded"
+        return JSONResponse(body)
+
+    @app.get("/metrics", tags=["system"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    def prometheus(request: Request) -> Response:
+        body = generate_latest(metrics.REGISTRY) + generate_latest(request.app.state.stored)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/topics/{slug}.atom", tags=["feeds"], summary="Atom feed of a topic's new developments")
+    def atom(request: Request, slug: str) -> Response:
+        db: Database = request.app.state.db
+        with db.read() as conn:
+            topic = topic_store.get_topic(conn, slug)
+        stories = load_stories(db, topic=slug, since=utcnow() - timedelta(days=30), until=None, limit=50)
+        if not stories:  # a quiet month: show the latest developments rather than an empty feed
+            stories = load_stories(db, topic=slug, since=None, until=None, limit=20)
+        body = topic_atom(topic=topic, stories=stories, base_url=_base(request), now=utcnow())
+        return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+
+def _base(request: Request) -> str:
+    configured = request.app.state.settings.public_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+# -- pages -------------------------------------------------------------------------------------
+def _topic_summary(db: Database, slug: str, now) -> dict:  # noqa: ANN001
+    week = load_stories(db, topic=slug, since=now - timedelta(days=7), until=None, limit=500)
+    new_week = [s for s in week if s["status"] == "new"]
+    new_day = [s for s in new_week if s["topic_first_seen"] >= now - timedelta(days=1)]
+    with db.read() as conn:
+        last = conn.execute(text(
+            "SELECT max(e.published_at) FROM matches m JOIN topics t ON t.id = m.topic_id "
+            "JOIN entries e ON e.id = m.entry_id WHERE t.slug = :slug"), {"slug": slug}).scalar_one()
+    if isinstance(last, str):
+        from datetime import datetime, timezone
+
+        last = datetime.fromisoformat(last).replace(tzinfo=timezone.utc)
+    # The chart covers the 90 days up to now, or up to the topic's latest match when it has been quiet
+    # for longer (an archive loaded from files).
+    end = now if last is None or last.tzinfo is None or last > now - timedelta(days=90) else last + timedelta(days=1)
+    start = (end - timedelta(days=90)).date()
+    since = parse_when(start.isoformat())
+    with db.read() as conn:
+        per_day = story_store.topic_daily_counts(conn, slug, since, end)
+    period = load_stories(db, topic=slug, since=since, until=end, limit=500)
+    new_per_day = Counter(s["topic_first_seen"].date().isoformat() for s in period if s["status"] == "new")
+    big = sorted((s for s in period if s["status"] == "new"), key=lambda s: -s["topic_outlets"])[:5]
+    markers = [(s["topic_first_seen"].date(), f"{s['topic_headline']} ({s['topic_outlets']} outlets)")
+               for s in big if s["topic_outlets"] >= 2]
+    chart = volume_chart(start=start, days=90, entries=per_day, stories=dict(new_per_day), markers=markers,
+                         label=f"{slug}: matched entries and new developments per day, {start} to {end.date()}")
+    return dict(new_day=len(new_day), new_week=len(new_week), latest=new_week[:3], chart=chart, chart_start=start,
+                chart_end=end.date(), last_match=last, big=big)
+
+
+def _pages(app: FastAPI) -> None:
+    def render(request: Request, name: str, **context) -> HTMLResponse:  # noqa: ANN003
+        return TEMPLATES.TemplateResponse(request, name, context)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(request: Request) -> HTMLResponse:
+        db: Database = request.app.state.db
+        now = utcnow()
+        with db.read() as conn:
+            topics = [(t, match_store.count_matches(conn, t.id)) for t in topic_store.list_topics(conn)]
+        rows = [dict(topic=t, matches=n, **_topic_summary(db, t.slug, now)) for t, n in topics]
+        return render(request, "home.html", rows=rows, now=now)
+
+    @app.get("/topics/new", response_class=HTMLResponse, include_in_schema=False)
+    def new_topic(request: Request) -> HTMLResponse:
+        return render(request, "topic_form.html", topic=None)
+
+    @app.get("/topics/{slug}", response_class=HTMLResponse, include_in_schema=False)
+    def topic_page(request: Request, slug: str, q: str | None = None, since: str = "90d") -> HTMLResponse:
+        db: Database = request.app.state.db
+        with db.read() as conn:
+            topic = topic_store.get_topic(conn, slug)
+            count = match_store.count_matches(conn, topic.id)
+        now = utcnow()
+        summary = _topic_summary(db, slug, now)
+        since_at = parse_when(since)
+        if summary["last_match"] and summary["chart_end"] < now.date() - timedelta(days=1):
+            since_at = min(since_at, parse_when(summary["chart_start"].isoformat()))
+        stories = load_stories(db, topic=slug, since=since_at, until=None, limit=100)
+        results = None
+        if q:
+            with db.read() as conn:
+                results = match_store.search_matches(conn, topic=slug, search=q, limit=50)
+        return render(request, "topic.html", topic=topic, count=count, summary=summary, stories=stories, q=q or "",
+                      results=results, since=since_at)
+
+    @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
+    def search(request: Request, q: str = "", topic: str = "") -> HTMLResponse:
+        db: Database = request.app.state.db
+        results = None
+        with db.read() as conn:
+            topics = topic_store.list_topics(conn)
+            if q:
+                results = match_store.search_matches(conn, topic=topic or None, search=q, limit=100)
+        return render(request, "search.html", q=q, topic=topic, topics=topics, results=results)
+
+    @app.get("/feeds", response_class=HTMLResponse, include_in_schema=False)
+    def feeds_page(request: Request) -> HTMLResponse:
+        with request.app.state.db.read() as conn:
+            feeds = feed_store.list_feeds(conn)
+        failing = sum(1 for f in feeds if f.last_error or f.disabled_reason)
+        return render(request, "feeds.html", feeds=feeds, failing=failing)
+
+    @app.get("/subscriptions", response_class=HTMLResponse, include_in_schema=False)
+    def subscriptions_page(request: Request) -> HTMLResponse:
+        with request.app.state.db.read() as conn:
+            subs = digest_store.list_subscriptions(conn)
+            topics = topic_store.list_topics(conn)
+        now = utcnow()
+        return render(request, "subscriptions.html", subs=[api._subscription(s, now) for s in subs], topics=topics)
+
+    @app.get("/topics", include_in_schema=False)
+    def topics_index() -> RedirectResponse:
+        return RedirectResponse("/", status_code=307)
