@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     story_threshold: float = Field(0.03, gt=0, le=1)
     # Off only to measure ingest without it (bench) or to save CPU on a pure keyword-alert install.
     cluster_stories: bool = True
+    # A worker's claim on a feed; a worker that dies loses its feeds to the others after this long.
+    feed_lease_seconds: int = Field(600, ge=5)
+    # Entries that matched no topic are deleted after this many days (matched ones and their stories
+    # stay); 0 keeps everything.
+    retention_days: float = Field(30.0, ge=0)
     # Digests. SMTP for email subscriptions (unset host = email subscriptions fail with a clear error).
     smtp_host: str | None = None
     smtp_port: int = Field(25, ge=1, le=65535)

@@ -34,21 +34,15 @@ class StoredTotals:
         self.db = db
 
     def collect(self):  # noqa: ANN201
-        from sqlalchemy import func, select
-
-        from .models import Entry, Feed, Match, Story
+        from .store.stats import stored_counts
 
         with self.db.read() as conn:
-            counts = {name: conn.execute(select(func.count()).select_from(model.__table__)).scalar_one()
-                      for name, model in (("entries", Entry), ("matches", Match), ("stories", Story))}
-            failing = conn.execute(select(func.count()).select_from(Feed.__table__)
-                                   .where(Feed.__table__.c.last_error.is_not(None))).scalar_one()
-            feeds = conn.execute(select(func.count()).select_from(Feed.__table__)).scalar_one()
-        for name, value in counts.items():
+            counts = stored_counts(conn)
+        for name in ("entries", "matches", "stories"):
             g = GaugeMetricFamily(f"followup_stored_{name}", f"{name.capitalize()} in the database")
-            g.add_metric([], value)
+            g.add_metric([], counts[name])
             yield g
         g = GaugeMetricFamily("followup_feeds", "Feeds in the database, by health", labels=["health"])
-        g.add_metric(["failing"], failing)
-        g.add_metric(["ok"], feeds - failing)
+        g.add_metric(["failing"], counts["feeds_failing"])
+        g.add_metric(["ok"], counts["feeds"] - counts["feeds_failing"])
         yield g

@@ -24,8 +24,15 @@ from .models import utcnow
 log = logging.getLogger("followup.scheduler")
 
 
+ROLES = ("worker", "scheduler")
+
+
 class Service:
-    def __init__(self, db: Database, settings: Settings, *, report: Callable[[str], None] = print):
+    """`worker` polls due feeds (claimed with leases, so any number of workers can run); `scheduler`
+    sends digests and prunes old unmatched entries. `followup run` has both (and the web server)."""
+
+    def __init__(self, db: Database, settings: Settings, *, report: Callable[[str], None] = print,
+                 roles: tuple[str, ...] = ROLES):
         self.db = db
         self.settings = settings
         self.pipeline = Pipeline(db, settings)
@@ -35,6 +42,7 @@ class Service:
         self._digest_busy = asyncio.Lock()
         self.last_summary: RunSummary | None = None
         self.digests = DigestService(db, settings, owner=self.owner)
+        self.roles = roles
         self.last_poll_at = None
         self.started_at = utcnow()
 
@@ -77,6 +85,18 @@ class Service:
             if summary.outcomes:
                 self.report(f"Polled {summary.line()}")
 
+    async def prune_tick(self) -> None:
+        """Retention: drop entries that matched no topic after FOLLOWUP_RETENTION_DAYS."""
+        try:
+            removed = await asyncio.to_thread(self.pipeline.prune)
+        except Exception as exc:  # noqa: BLE001 - the ticker must survive a bad cycle
+            log.exception("retention failed")
+            self.report(f"Retention failed: {exc}. Will try again later.")
+            return
+        if removed:
+            self.report(f"Retention: removed {removed} unmatched entries older than "
+                        f"{self.settings.retention_days:g} days.")
+
     def _on_feed(self, outcome: FeedOutcome) -> None:
         metrics.POLLS.labels(outcome.status).inc()
         if outcome.status in ("error", "disabled"):
@@ -99,19 +119,26 @@ class Service:
         scheduler = AsyncIOScheduler(timezone="UTC")
         # misfire_grace_time: a tick that is late (busy loop, suspended laptop) still runs once;
         # coalesce: missed ticks collapse into one.
-        scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.scheduler_tick_seconds, timezone="UTC"),
-                          id="poll", max_instances=1, coalesce=True, misfire_grace_time=60)
-        # Digests: a minute tick, not one cron job per subscription. Whether a period is due and unsent is
-        # decided from the database (digest_runs), so a DST fall-back, a restart or a second scheduler
-        # never sends twice, and nothing lives in APScheduler's in-memory job store (PITFALLS.md).
-        scheduler.add_job(self.digest_tick, IntervalTrigger(seconds=self.settings.digest_tick_seconds, timezone="UTC"),
-                          id="digests", max_instances=1, coalesce=True, misfire_grace_time=60)
+        doing = []
+        if "worker" in self.roles:
+            scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.scheduler_tick_seconds, timezone="UTC"),
+                              id="poll", max_instances=1, coalesce=True, misfire_grace_time=60)
+            doing.append(f"due feeds every {self.settings.scheduler_tick_seconds:g} s")
+        if "scheduler" in self.roles:
+            # Digests: a minute tick, not one cron job per subscription. Whether a period is due and unsent
+            # is decided from the database (digest_runs), so a DST fall-back, a restart or a second
+            # scheduler never sends twice, and nothing lives in APScheduler's in-memory job store.
+            scheduler.add_job(self.digest_tick, IntervalTrigger(seconds=self.settings.digest_tick_seconds,
+                                                                timezone="UTC"),
+                              id="digests", max_instances=1, coalesce=True, misfire_grace_time=60)
+            scheduler.add_job(self.prune_tick, IntervalTrigger(hours=6, timezone="UTC"),
+                              id="retention", max_instances=1, coalesce=True, misfire_grace_time=3600)
+            doing.append(f"due digests every {self.settings.digest_tick_seconds:g} s")
         scheduler.start()
-        self.report(f"Scheduler running: checking for due feeds every {self.settings.scheduler_tick_seconds:g} s "
-                    f"and due digests every {self.settings.digest_tick_seconds:g} s (worker {self.owner}). "
+        self.report(f"Scheduler running: checking for {' and '.join(doing)} (worker {self.owner}). "
                     "Press Ctrl+C to stop.")
-        first = asyncio.create_task(self.tick())
-        catch_up = asyncio.create_task(self.digest_tick())
+        first = asyncio.create_task(self.tick() if "worker" in self.roles else asyncio.sleep(0))
+        catch_up = asyncio.create_task(self.digest_tick() if "scheduler" in self.roles else asyncio.sleep(0))
         try:
             await stop.wait()
         finally:

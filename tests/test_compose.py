@@ -14,10 +14,18 @@ def test_compose_file_is_valid(data_dir):
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     jsonschema.validate(compose, schema, cls=jsonschema.Draft7Validator)
     services = compose["services"]
-    assert {"postgres", "followup", "migrate"} <= set(services)
-    assert "healthcheck" in services["postgres"] and compose["volumes"]
-    assert services["followup"]["environment"]["FOLLOWUP_DATABASE_URL"].startswith("postgresql://")
-    assert services["followup"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert {"postgres", "migrate", "web", "scheduler", "worker", "mail"} <= set(services)
+    assert "healthcheck" in services["postgres"] and compose["volumes"]["pgdata"] is None
+    for name, command in (("web", ["followup", "serve"]), ("scheduler", ["followup", "run", "--roles", "scheduler"]),
+                          ("worker", ["followup", "worker"])):
+        service = services[name]
+        assert service["command"] == command
+        assert service["environment"]["FOLLOWUP_DATABASE_URL"].startswith("postgresql://")
+        # migrations run once, before any of them starts
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["command"] == ["followup", "db", "upgrade"]
+    assert "ports" not in services["worker"]  # scalable: --scale worker=N
+    assert services["web"]["environment"]["FOLLOWUP_SMTP_HOST"] == "mail"
 
 
 def test_dockerfile_installs_and_runs_followup():

@@ -13,6 +13,7 @@ from ..db import current_revision, upgrade
 from ..feeds.refresh import FeedOutcome, Pipeline, RunSummary, expand_paths
 from ..scheduler import Service
 from ..seeds import load_seeds, seed_on_first_start
+from ..errors import InvalidInputError
 from .app import DbOption, app, command, db_app, err, open_context, out
 
 
@@ -33,19 +34,58 @@ def _print_failures(summary: RunSummary, limit: int = 20) -> None:
 @command
 def run(db: DbOption = None,
         host: Annotated[str | None, typer.Option(help="Address for the web UI/API (FOLLOWUP_HTTP_HOST).")] = None,
-        port: Annotated[int | None, typer.Option(help="Port for the web UI/API (FOLLOWUP_HTTP_PORT).")] = None) -> None:
-    """Run the service: upgrade the database, load the seeds on first start, poll feeds on schedule.
+        port: Annotated[int | None, typer.Option(help="Port for the web UI/API (FOLLOWUP_HTTP_PORT).")] = None,
+        roles: Annotated[str, typer.Option(help="Comma-separated parts to run: web, scheduler (digests, retention), "
+                                                "worker (polling).")] = "web,scheduler,worker") -> None:
+    """Run the service: upgrade the database, load the seeds on first start, poll feeds, send digests and
+    serve the web UI/API.
 
-    Example: followup run
+    Example: followup run --port 8080
     """
+    wanted = tuple(r.strip() for r in roles.split(",") if r.strip())
+    unknown = set(wanted) - {"web", "scheduler", "worker"}
+    if unknown or not wanted:
+        raise InvalidInputError(f"--roles takes web, scheduler and worker, not {', '.join(sorted(unknown)) or 'nothing'}")
     ctx = open_context(db)
     out.print(f"Database: {ctx.db.engine.url.render_as_string(hide_password=True)} (schema {current_revision(ctx.db)})", markup=False)
     report = seed_on_first_start(ctx.db, ctx.settings.seeds_dir)
     if report:
         out.print(f"First start: loaded {report.topics_added} seed topics and {report.feeds_added} seed feeds.")
     host, port = host or ctx.settings.http_host, port or ctx.settings.http_port
-    service = Service(ctx.db, ctx.settings, report=lambda line: out.print(line, markup=False))
-    asyncio.run(_run_with_web(service, ctx, host, port))
+    service_roles = tuple(r for r in wanted if r != "web")
+    service = Service(ctx.db, ctx.settings, report=lambda line: out.print(line, markup=False), roles=service_roles)
+    if "web" not in wanted:
+        asyncio.run(service.run())
+    elif not service_roles:
+        _serve(ctx, host, port)
+    else:
+        asyncio.run(_run_with_web(service, ctx, host, port))
+
+
+@app.command()
+@command
+def worker(db: DbOption = None) -> None:
+    """Poll due feeds until stopped; start any number, on any host, against one PostgreSQL (feeds are
+    claimed with FOR UPDATE SKIP LOCKED and a lease). On SQLite it is the single poller.
+
+    Example: FOLLOWUP_DATABASE_URL=postgresql://followup@db/followup followup worker
+    """
+    ctx = open_context(db)
+    asyncio.run(Service(ctx.db, ctx.settings, report=lambda line: out.print(line, markup=False),
+                        roles=("worker",)).run())
+
+
+@app.command()
+@command
+def prune(db: DbOption = None) -> None:
+    """Delete entries that matched no topic after FOLLOWUP_RETENTION_DAYS (the scheduler does this every
+    6 hours); matched entries and their stories stay.
+
+    Example: FOLLOWUP_RETENTION_DAYS=30 followup prune
+    """
+    ctx = open_context(db)
+    removed = Pipeline(ctx.db, ctx.settings).prune()
+    out.print(f"Removed {removed} unmatched entries older than {ctx.settings.retention_days:g} days.")
 
 
 async def _run_with_web(service: Service, ctx, host: str, port: int) -> None:  # noqa: ANN001
@@ -73,10 +113,13 @@ def serve(db: DbOption = None,
 
     Example: followup serve --host 0.0.0.0 --port 8080
     """
+    ctx = open_context(db)
+    _serve(ctx, host or ctx.settings.http_host, port or ctx.settings.http_port)
+
+
+def _serve(ctx, host: str, port: int) -> None:  # noqa: ANN001
     from ..web.server import check_port, make_server
 
-    ctx = open_context(db)
-    host, port = host or ctx.settings.http_host, port or ctx.settings.http_port
     check_port(host, port)
     out.print(f"Web UI and API on http://{host}:{port}/ (API docs at /docs). Press Ctrl+C to stop.", markup=False)
     server = make_server(ctx.settings, ctx.db, host, port, capture_signals=True)

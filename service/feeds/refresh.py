@@ -34,8 +34,10 @@ from .schedule import Observation, SchedulePolicy, entries_per_day, next_check_a
 
 log = logging.getLogger("followup.refresh")
 # A claimed feed is ours for this long; a crashed worker's feeds become claimable again after it.
-LEASE_SECONDS = 600
-CLAIM_BATCH = 200
+# A worker claims only what it can finish well within its lease (twice its concurrency): a big batch
+# processed one by one outlived a short lease and other workers re-polled its tail (tests/test_workers.py),
+# and small batches spread the feeds across workers.
+CLAIM_PER_SLOT = 2
 
 
 @dataclass
@@ -302,7 +304,7 @@ class Pipeline:
             while True:
                 with self.db.write() as conn:
                     claimed = feed_store.claim_due_feeds(
-                        conn, owner, now=utcnow(), limit=CLAIM_BATCH, lease_seconds=LEASE_SECONDS,
+                        conn, owner, now=utcnow(), limit=max(10, CLAIM_PER_SLOT * s.concurrency), lease_seconds=s.feed_lease_seconds,
                         not_checked_since=started if include_not_due else None)
                 if not claimed:
                     break
@@ -310,6 +312,22 @@ class Pipeline:
                     on_claimed(len(claimed))
                 await asyncio.gather(*(one(f) for f in claimed))
         return summary
+
+    def prune(self, now: datetime | None = None) -> int:
+        """Retention: delete entries that matched no topic after `retention_days`, in batches; the
+        stories they belonged to are recomputed (and dropped when empty)."""
+        if not self.settings.retention_days:
+            return 0
+        cutoff = (now or utcnow()) - timedelta(days=self.settings.retention_days)
+        total = 0
+        while True:
+            with self.db.write() as conn:
+                removed, touched = entry_store.prune_unmatched(conn, cutoff)
+                if touched:
+                    story_store.refresh_stories(conn, touched)
+            total += removed
+            if not removed:
+                return total
 
     # -- local files ---------------------------------------------------------------------------
     def ingest_file(self, path: Path, *, now: datetime | None = None) -> FeedOutcome:

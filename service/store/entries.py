@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, bindparam, func, select, text, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, select, text, update
 
 from ..errors import NotFoundError
 from ..feeds.normalize import NormalizedEntry
@@ -126,3 +126,23 @@ def iter_entries(conn: Connection, since: datetime | None = None, batch_size: in
 
 def count_entries(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(entries)).scalar_one()
+
+
+def prune_unmatched(conn: Connection, older_than: datetime, limit: int = 5000) -> tuple[int, set[int]]:
+    """Delete up to `limit` entries published and fetched before `older_than` that matched no topic (the
+    full-text index first); matched entries and their stories stay. Returns (deleted, touched story ids)."""
+    from ..models import Match
+
+    matches = Match.__table__
+    rows = conn.execute(
+        select(entries.c.id, entries.c.story_id)
+        .where(entries.c.published_at < older_than, entries.c.fetched_at < older_than,
+               ~select(matches.c.id).where(matches.c.entry_id == entries.c.id).exists())
+        .order_by(entries.c.id).limit(limit)).all()
+    ids = [r.id for r in rows]
+    if not ids:
+        return 0, set()
+    _fts_delete(conn, ids)
+    for batch in chunks(ids):
+        conn.execute(delete(entries).where(entries.c.id.in_(batch)))
+    return len(ids), {r.story_id for r in rows if r.story_id is not None}

@@ -13,7 +13,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CollectorRegistry, generate_latest
-from sqlalchemy import func, select, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import metrics
@@ -28,10 +27,11 @@ from ..errors import (
     NotFoundError,
     QueryError,
 )
-from ..models import Feed, utcnow
+from ..models import utcnow
 from ..store import digests as digest_store
 from ..store import feeds as feed_store
 from ..store import matches as match_store
+from ..store import stats
 from ..store import stories as story_store
 from ..store import topics as topic_store
 from ..stories.view import load_stories
@@ -97,9 +97,9 @@ def _system_routes(app: FastAPI) -> None:
         body: dict = {"database": "ok"}
         try:
             with db.read() as conn:
-                conn.execute(text("SELECT 1"))
-                last = conn.execute(select(func.max(Feed.__table__.c.last_checked_at))).scalar_one()
-            body["last_poll_at"] = last.isoformat() if hasattr(last, "isoformat") else last
+                stats.ping(conn)
+                last = stats.last_poll_at(conn)
+            body["last_poll_at"] = last.isoformat() if last else None
         except Exception as exc:  # noqa: BLE001 - any driver error means the database is unreachable
             return JSONResponse({"database": f"unreachable: {str(exc).splitlines()[0]}", "status": "down"}, 503)
         service = request.app.state.service
@@ -142,16 +142,10 @@ def _topic_summary(db: Database, slug: str, now) -> dict:  # noqa: ANN001
     new_week = [s for s in week if s["status"] == "new"]
     new_day = [s for s in new_week if s["topic_first_seen"] >= now - timedelta(days=1)]
     with db.read() as conn:
-        last = conn.execute(text(
-            "SELECT max(e.published_at) FROM matches m JOIN topics t ON t.id = m.topic_id "
-            "JOIN entries e ON e.id = m.entry_id WHERE t.slug = :slug"), {"slug": slug}).scalar_one()
-    if isinstance(last, str):
-        from datetime import datetime, timezone
-
-        last = datetime.fromisoformat(last).replace(tzinfo=timezone.utc)
+        last = stats.latest_match_at(conn, slug)
     # The chart covers the 90 days up to now, or up to the topic's latest match when it has been quiet
     # for longer (an archive loaded from files).
-    end = now if last is None or last.tzinfo is None or last > now - timedelta(days=90) else last + timedelta(days=1)
+    end = now if last is None or last > now - timedelta(days=90) else last + timedelta(days=1)
     start = (end - timedelta(days=90)).date()
     since = parse_when(start.isoformat())
     with db.read() as conn:

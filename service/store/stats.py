@@ -1,0 +1,44 @@
+"""Small read-only facts for health checks, metrics and the home page."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, func, select, text
+
+from ..models import Entry, Feed, Match, Story, Topic
+
+feeds = Feed.__table__
+entries = Entry.__table__
+matches = Match.__table__
+topics = Topic.__table__
+
+
+def ping(conn: Connection) -> None:
+    conn.execute(text("SELECT 1"))
+
+
+def last_poll_at(conn: Connection) -> datetime | None:
+    return conn.execute(select(func.max(feeds.c.last_checked_at))).scalar_one()
+
+
+def stored_counts(conn: Connection) -> dict[str, int]:
+    counts = {name: conn.execute(select(func.count()).select_from(model.__table__)).scalar_one()
+              for name, model in (("entries", Entry), ("matches", Match), ("stories", Story))}
+    counts["feeds"] = conn.execute(select(func.count()).select_from(feeds)).scalar_one()
+    counts["feeds_failing"] = conn.execute(select(func.count()).select_from(feeds)
+                                           .where(feeds.c.last_error.is_not(None))).scalar_one()
+    return counts
+
+
+def latest_match_at(conn: Connection, slug: str) -> datetime | None:
+    """Publication time of the topic's newest matched entry."""
+    value = conn.execute(select(func.max(entries.c.published_at))
+                         .select_from(matches.join(topics, topics.c.id == matches.c.topic_id)
+                                      .join(entries, entries.c.id == matches.c.entry_id))
+                         .where(topics.c.slug == slug)).scalar_one()
+    if isinstance(value, str):  # SQLite returns MAX() of a timestamp column as text
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value

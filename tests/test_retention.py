@@ -1,0 +1,46 @@
+"""Retention: entries that matched no topic go after FOLLOWUP_RETENTION_DAYS; matched entries and their
+stories stay; the full-text index stays in step (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select
+
+from service.config import Settings
+from service.db import Database
+from service.feeds.refresh import Pipeline
+from service.models import Entry, Story
+from service.seeds import load_seeds
+from service.store import matches as match_store
+
+from .digest.conftest import write_feeds
+
+
+def test_prune_keeps_matched_entries_and_their_stories(db_url, tmp_path):
+    settings = Settings(database_url=db_url, retention_days=30)
+    db = Database(db_url)
+    try:
+        load_seeds(db, settings.seeds_dir)
+        pipeline = Pipeline(db, settings)
+        for path in write_feeds(tmp_path):
+            pipeline.ingest_file(path, now=datetime(2023, 3, 7, tzinfo=timezone.utc))
+        e = Entry.__table__
+        with db.read() as conn:
+            before = conn.execute(select(func.count()).select_from(e)).scalar_one()
+            matched_before = match_store.count_matches(conn)
+        assert pipeline.prune(now=datetime(2023, 3, 20, tzinfo=timezone.utc)) == 0  # nothing old enough yet
+        removed = pipeline.prune(now=datetime(2023, 5, 1, tzinfo=timezone.utc))
+        with db.read() as conn:
+            after = conn.execute(select(func.count()).select_from(e)).scalar_one()
+            titles = {r.title for r in conn.execute(select(e.c.title))}
+            assert match_store.count_matches(conn) == matched_before
+            assert conn.execute(select(func.count()).select_from(Story.__table__)).scalar_one() >= 1
+            # the weather item matched nothing: gone, and gone from full-text search too
+            assert match_store.count_entries_matching(conn, "sunny") == 0
+            assert match_store.count_entries_matching(conn, "compensate") >= 1
+        assert removed == before - after == 1 and "Weather: a sunny week ahead" not in titles
+        assert Pipeline(db, Settings(database_url=db_url, retention_days=0)).prune(
+            now=datetime(2030, 1, 1, tzinfo=timezone.utc)) == 0  # 0 keeps everything
+    finally:
+        db.dispose()
