@@ -155,6 +155,8 @@ class FeedFarm:
 
     def handle(self, h: BaseHTTPRequestHandler) -> None:
         parts = h.path.split("?")[0].strip("/").split("/")
+        if parts == ["control", "advance"]:  # when the farm runs in its own process (bench/ingest.py)
+            return self._send(h, 200, str(self.advance()).encode(), "text/plain")
         if len(parts) != 2 or parts[0] != "feed" or not parts[1].isdigit() or int(parts[1]) >= self.n:
             return self._send(h, 404, b"no such feed", "text/plain")
         i = int(parts[1])
@@ -228,8 +230,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--change", type=float, default=0.1)
     parser.add_argument("--opml", type=Path, help="write the farm's feed list here")
+    parser.add_argument("--items", type=int, default=20)
     args = parser.parse_args()
-    farm = FeedFarm(args.feeds, change=args.change, max_seconds=args.seconds).start(args.port)
+    farm = FeedFarm(args.feeds, items=args.items, change=args.change, max_seconds=args.seconds,
+                    max_requests=50_000_000).start(args.port)
     if args.opml:
         args.opml.write_text(farm.opml(), encoding="utf-8")
     print(f"Serving {args.feeds} feeds on http://127.0.0.1:{farm.port}/feed/0 … /feed/{args.feeds - 1} "

@@ -254,25 +254,39 @@ class Pipeline:
             outcome = self.record_error(feed, result.error, now=now, owner=owner,
                                         status_label=str(result.status) if result.status else result.error_kind or "error",
                                         retry_after=result.retry_after_seconds)
-        elif result.status == 304 or (result.body_hash and result.body_hash == feed.body_hash):
-            status = "not_modified" if result.status == 304 else "unchanged"
-            obs = Observation(entries_per_day=feed.entries_per_day, max_age_seconds=result.max_age_seconds)
-            next_at, interval = next_check_at(now, self.policy, obs)
-            values = dict(last_checked_at=now, last_success_at=now, last_status=str(result.status), error_count=0,
-                          last_error=None, next_check_at=next_at, interval_seconds=interval)
-            if result.etag:
-                values["etag"] = result.etag
-            if result.last_modified:
-                values["last_modified"] = result.last_modified
-            with self.db.write() as conn:
-                ok = feed_store.record_fetch(conn, feed.id, owner, **values)
-            outcome = FeedOutcome(feed.id, feed.url, status if ok else "lease_lost")
+        elif self._unchanged(feed, result):
+            (outcome,) = self.record_unchanged([(feed, result, now)], owner=owner)
         else:
             extra.update(etag=result.etag, last_modified=result.last_modified, body_hash=result.body_hash)
             outcome = self.store_document(feed, result.body, result.content_type, now=now, owner=owner, extra=extra,
                                           obs=Observation(max_age_seconds=result.max_age_seconds))
         outcome.elapsed = result.elapsed
         return outcome
+
+    @staticmethod
+    def _unchanged(feed, result: FetchResult) -> bool:  # noqa: ANN001
+        return result.error is None and (result.status == 304 or bool(result.body_hash and result.body_hash == feed.body_hash))
+
+    def record_unchanged(self, done: list, *, owner: str | None) -> list[FeedOutcome]:
+        """Record feeds that answered 304 (or an identical body) — most feeds on most polls — in one
+        write transaction: a commit per feed made them the bottleneck of steady-state polling."""
+        outcomes = []
+        with self.db.write() as conn:
+            for feed, result, now in done:
+                status = "not_modified" if result.status == 304 else "unchanged"
+                obs = Observation(entries_per_day=feed.entries_per_day, max_age_seconds=result.max_age_seconds)
+                next_at, interval = next_check_at(now, self.policy, obs)
+                values = dict(last_checked_at=now, last_success_at=now, last_status=str(result.status), error_count=0,
+                              last_error=None, next_check_at=next_at, interval_seconds=interval)
+                if result.etag:
+                    values["etag"] = result.etag
+                if result.last_modified:
+                    values["last_modified"] = result.last_modified
+                ok = feed_store.record_fetch(conn, feed.id, owner, **values)
+                outcome = FeedOutcome(feed.id, feed.url, status if ok else "lease_lost")
+                outcome.elapsed = result.elapsed
+                outcomes.append(outcome)
+        return outcomes
 
     async def poll(self, *, owner: str | None = None, include_not_due: bool = False,
                    on_claimed: Callable[[int], None] | None = None,
@@ -287,8 +301,13 @@ class Pipeline:
         async with Fetcher(concurrency=s.concurrency, per_host=s.per_host_concurrency, timeout=s.fetch_timeout_seconds,
                            max_body_bytes=s.max_body_bytes, allow_private_hosts=s.allow_private_hosts) as fetcher:
 
+            unchanged: list = []
+
             async def one(feed) -> None:  # noqa: ANN001
                 result = await fetcher.fetch(feed.url, feed.etag, feed.last_modified)
+                if self._unchanged(feed, result) and not result.moved_to:
+                    unchanged.append((feed, result, utcnow()))  # recorded together after the batch
+                    return
                 async with write_lock:
                     try:
                         outcome = await asyncio.to_thread(self.process_fetch, feed, result, owner=owner, now=utcnow())
@@ -311,6 +330,14 @@ class Pipeline:
                 if on_claimed:
                     on_claimed(len(claimed))
                 await asyncio.gather(*(one(f) for f in claimed))
+                if unchanged:
+                    batch, unchanged[:] = list(unchanged), []
+                    async with write_lock:
+                        outcomes = await asyncio.to_thread(self.record_unchanged, batch, owner=owner)
+                    for outcome in outcomes:
+                        summary.outcomes.append(outcome)
+                        if on_done:
+                            on_done(outcome)
         return summary
 
     def prune(self, now: datetime | None = None) -> int:

@@ -156,7 +156,8 @@ def _add(found: set[str], term: str, surface: str, language: str) -> None:
         _ZIPF[term] = min(_ZIPF.get(term, 9.0), zipf(surface, language))
 
 
-def terms(title: str, summary: str = "", language: str | None = None) -> set[str]:
+@lru_cache(maxsize=65_536)  # plan() and then add() ask for the same item's terms: compute them once
+def terms(title: str, summary: str = "", language: str | None = None) -> frozenset[str]:
     """The headline's content words, stemmed (compass words glued to the place they name); the
     summary's lede only when the headline is too short."""
     stop = stopwords(language)
@@ -164,7 +165,7 @@ def terms(title: str, summary: str = "", language: str | None = None) -> set[str
     found = _content_words(title or "", stop, code)
     if len(found) < MIN_TITLE_TERMS and summary:
         found |= _content_words(" ".join(words(summary)[:30]), stop, code)
-    return found
+    return frozenset(found)
 
 
 @dataclass
