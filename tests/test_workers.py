@@ -50,7 +50,7 @@ def prepare(db, farm):
             feed_store.add_feed(conn, farm.url(i))
 
 
-def start_worker(url, tmp_path, name, lease=5):
+def start_worker(url, tmp_path, name, lease=60):
     env = {**os.environ, "FOLLOWUP_DATABASE_URL": url, "FOLLOWUP_ALLOW_PRIVATE_HOSTS": "true",
            "FOLLOWUP_SCHEDULER_TICK_SECONDS": "1", "FOLLOWUP_FEED_LEASE_SECONDS": str(lease),
            "FOLLOWUP_PER_HOST_CONCURRENCY": "10", "FOLLOWUP_CONCURRENCY": "10", "FOLLOWUP_FETCH_TIMEOUT_SECONDS": "10"}

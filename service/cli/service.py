@@ -68,7 +68,7 @@ def worker(db: DbOption = None) -> None:
     """Poll due feeds until stopped; start any number, on any host, against one PostgreSQL (feeds are
     claimed with FOR UPDATE SKIP LOCKED and a lease). On SQLite it is the single poller.
 
-    Example: FOLLOWUP_DATABASE_URL=postgresql://followup@db/followup followup worker
+    Example: followup worker --db postgresql://followup@db.example/followup
     """
     ctx = open_context(db)
     asyncio.run(Service(ctx.db, ctx.settings, report=lambda line: out.print(line, markup=False),
@@ -81,7 +81,7 @@ def prune(db: DbOption = None) -> None:
     """Delete entries that matched no topic after FOLLOWUP_RETENTION_DAYS (the scheduler does this every
     6 hours); matched entries and their stories stay.
 
-    Example: FOLLOWUP_RETENTION_DAYS=30 followup prune
+    Example: followup prune --db sqlite:///followup.db
     """
     ctx = open_context(db)
     removed = Pipeline(ctx.db, ctx.settings).prune()
