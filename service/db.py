@@ -69,8 +69,9 @@ class Database:
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except OperationalError as exc:
-            raise DatabaseError(f"The database could not be written: {_short(exc)}") from exc
+        except OperationalError as exc:  # rolled back: nothing half-written stays
+            hint = " Free some disk space and try again." if "full" in _short(exc).lower() else ""
+            raise DatabaseError(f"The database could not be written ({_short(exc)}); nothing was changed.{hint}") from exc
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -124,3 +125,4 @@ def current_revision(db: Database) -> str | None:
 
     with db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+

@@ -161,3 +161,23 @@ def cli(monkeypatch, tmp_path):
         return result
 
     return invoke
+
+
+# -- headless Chromium (Debian's, driven by Playwright: it cannot download its own browser here) --------
+CHROMIUM = os.environ.get("FOLLOWUP_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("FOLLOWUP_TEST_ARTIFACTS", REPO / "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium; skipped with the reason outside CI when it is not installed, failed in CI."""
+    if not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail(f"CI needs Chromium at {CHROMIUM} (.ci/run installs Debian's chromium package)")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield instance
+        instance.close()

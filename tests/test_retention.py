@@ -8,23 +8,18 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 
 from service.config import Settings
-from service.db import Database
 from service.feeds.refresh import Pipeline
 from service.models import Entry, Story
-from service.seeds import load_seeds
 from service.store import matches as match_store
 
-from .digest.conftest import write_feeds
+from .digest.conftest import seeded
 
 
 def test_prune_keeps_matched_entries_and_their_stories(db_url, tmp_path):
     settings = Settings(database_url=db_url, retention_days=30)
-    db = Database(db_url)
+    db = seeded(settings, tmp_path, now=datetime(2023, 3, 7, tzinfo=timezone.utc))
+    pipeline = Pipeline(db, settings)
     try:
-        load_seeds(db, settings.seeds_dir)
-        pipeline = Pipeline(db, settings)
-        for path in write_feeds(tmp_path):
-            pipeline.ingest_file(path, now=datetime(2023, 3, 7, tzinfo=timezone.utc))
         e = Entry.__table__
         with db.read() as conn:
             before = conn.execute(select(func.count()).select_from(e)).scalar_one()

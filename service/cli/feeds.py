@@ -16,9 +16,6 @@ from ..store import feeds as feed_store
 from .app import DbOption, ago, check_format, command, emit, feeds_app, open_context, out
 
 
-_check_url = check_feed_url
-
-
 @feeds_app.command("add")
 @command
 def add(url: Annotated[str, typer.Argument(help="The feed's URL.")], db: DbOption = None,
@@ -29,7 +26,7 @@ def add(url: Annotated[str, typer.Argument(help="The feed's URL.")], db: DbOptio
     """
     ctx = open_context(db)
     with ctx.db.write() as conn:
-        row = feed_store.add_feed(conn, _check_url(url), title)
+        row = feed_store.add_feed(conn, check_feed_url(url), title)
     out.print(f"Added feed {row.id}: {row.url}", markup=False)
 
 
@@ -108,7 +105,7 @@ def import_(path: Annotated[Path, typer.Argument(help="An OPML file.")], db: DbO
     with ctx.db.write() as conn:
         for o in outlines:
             try:
-                url = _check_url(o.url)
+                url = check_feed_url(o.url)
             except InvalidInputError:
                 invalid += 1
                 continue

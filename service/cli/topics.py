@@ -188,10 +188,7 @@ def test(query: Annotated[str, typer.Argument(help="The query to try (see docs/q
     since_at = parse_when(since) if since and since != "all" else None
     result = backtest(ctx.db, TopicSpec(0, "test", query, exclude, _aliases(alias) or {}), since_at)
     if fmt == "json":
-        emit([dict(total=result.total, scanned=result.scanned,
-                   per_day={d.isoformat(): n for d, n in sorted(result.per_day.items())},
-                   top=[dict(entry_id=h.entry_id, title=h.title, url=h.url, source=h.source, published=h.published_at,
-                             score=h.score, matched_terms=h.terms) for h in result.top(limit)])], "json", lambda _: None)
+        emit([result.to_dict(limit)], "json", lambda _: None)
         return
     _print_backtest(result, since_at, limit)
 

@@ -111,5 +111,5 @@ class DigestService:
             return RunOutcome(sub.id, period, "failed", str(exc))
         stories = digest.new_count + digest.continuing_count
         with self.db.write() as conn:
-            store.finish_run(conn, run.id, owner=self.owner, now=utcnow() if now is None else now, stories_=stories)
+            store.finish_run(conn, run.id, owner=self.owner, now=now, stories_=stories)
         return RunOutcome(sub.id, period, "sent", delivered.detail, stories)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, func, select
 
 from ..models import Entry, Feed, Match, Story, Topic
 
@@ -12,10 +12,6 @@ feeds = Feed.__table__
 entries = Entry.__table__
 matches = Match.__table__
 topics = Topic.__table__
-
-
-def ping(conn: Connection) -> None:
-    conn.execute(text("SELECT 1"))
 
 
 def last_poll_at(conn: Connection) -> datetime | None:

@@ -255,10 +255,20 @@ class StoryIndex:
         if self.n_docs >= 1000:  # too common to tell events apart (see COMMON_SHARE)
             weights = {t: w for t, w in weights.items() if self.df.get(t, 0) <= COMMON_SHARE * self.n_docs}
         acc: dict = defaultdict(float)
-        evidence: dict = defaultdict(float)
+        evidence: dict = defaultdict(int)
         alive: dict = {}
         core_hit: dict = defaultdict(float)
         rarest: dict = {}  # the lowest everyday frequency (Zipf) among the shared words
+
+        def credit(key: object, story: _Story, t: str, w: float) -> None:
+            share = story.term_docs[t] / (story.docs + 1)
+            if share >= self.signature_share:
+                acc[key] += w * share
+                evidence[key] += 1
+                rarest[key] = min(rarest.get(key, 9.0), _ZIPF.get(t, 0.0))
+                if share >= self.core_share:
+                    core_hit[key] += w * share
+
         for t, w in weights.items():
             for key in self._postings.get(t, ()):
                 if key in staged:
@@ -267,28 +277,11 @@ class StoryIndex:
                 if ok is None:
                     ok = alive[key] = self._live(self.stories.get(key), when)
                 if ok:
-                    story = self.stories[key]
-                    c = story.term_docs[t]
-                    share = c / (story.docs + 1)
-                    if share >= self.signature_share:
-                        acc[key] += w * share
-                        evidence[key] += 1
-                        rarest[key] = min(rarest.get(key, 9.0), _ZIPF.get(t, 0.0))
-                        if share >= self.core_share:
-                            core_hit[key] += w * share
+                    credit(key, self.stories[key], t, w)
         for t, w in weights.items():
             for key in staged.postings.get(t, ()):
-                story = staged[key]
-                if not self._live(story, when):  # a batch (one feed file) can span weeks
-                    continue
-                c = story.term_docs[t]
-                share = c / (story.docs + 1)
-                if share >= self.signature_share:
-                    acc[key] += w * share
-                    evidence[key] += 1
-                    rarest[key] = min(rarest.get(key, 9.0), _ZIPF.get(t, 0.0))
-                    if share >= self.core_share:
-                        core_hit[key] += w * share
+                if self._live(staged[key], when):  # a batch (one feed file) can span weeks
+                    credit(key, staged[key], t, w)
         out = {}
         for key, value in acc.items():
             if value / total < self.threshold:

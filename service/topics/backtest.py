@@ -36,6 +36,13 @@ class Backtest:
     def top(self, limit: int) -> list[BacktestHit]:
         return sorted(self.hits, key=lambda h: (-h.score, -h.published_at.timestamp()))[:limit]
 
+    def to_dict(self, limit: int) -> dict:
+        """The preview as the CLI's JSON and the API return it."""
+        return dict(total=self.total, scanned=self.scanned,
+                    per_day={d.isoformat(): n for d, n in sorted(self.per_day.items())},
+                    top=[dict(entry_id=h.entry_id, title=h.title, url=h.url, source=h.source, published=h.published_at,
+                              score=h.score, matched_terms=h.terms) for h in self.top(limit)])
+
     def days(self, since: date | None, until: date) -> list[tuple[date, int]]:
         """Every day in the window (zeros included), oldest first."""
         if not self.per_day and since is None:

@@ -96,8 +96,8 @@ def _system_routes(app: FastAPI) -> None:
         db: Database = request.app.state.db
         body: dict = {"database": "ok"}
         try:
+            db.ping()
             with db.read() as conn:
-                stats.ping(conn)
                 last = stats.last_poll_at(conn)
             body["last_poll_at"] = last.isoformat() if last else None
         except Exception as exc:  # noqa: BLE001 - any driver error means the database is unreachable
@@ -138,9 +138,6 @@ def _base(request: Request) -> str:
 
 # -- pages -------------------------------------------------------------------------------------
 def _topic_summary(db: Database, slug: str, now) -> dict:  # noqa: ANN001
-    week = load_stories(db, topic=slug, since=now - timedelta(days=7), until=None, limit=500)
-    new_week = [s for s in week if s["status"] == "new"]
-    new_day = [s for s in new_week if s["topic_first_seen"] >= now - timedelta(days=1)]
     with db.read() as conn:
         last = stats.latest_match_at(conn, slug)
     # The chart covers the 90 days up to now, or up to the topic's latest match when it has been quiet
@@ -151,13 +148,16 @@ def _topic_summary(db: Database, slug: str, now) -> dict:  # noqa: ANN001
     with db.read() as conn:
         per_day = story_store.topic_daily_counts(conn, slug, since, end)
     period = load_stories(db, topic=slug, since=since, until=end, limit=500)
+    # New in the last 7 days / 24 h: the topic first matched them then (they are inside the 90 days).
+    new_week = [s for s in period if s["topic_first_seen"] >= now - timedelta(days=7)]
+    new_day = [s for s in new_week if s["topic_first_seen"] >= now - timedelta(days=1)]
     new_per_day = Counter(s["topic_first_seen"].date().isoformat() for s in period if s["status"] == "new")
     big = sorted((s for s in period if s["status"] == "new"), key=lambda s: -s["topic_outlets"])[:5]
     markers = [(s["topic_first_seen"].date(), f"{s['topic_headline']} ({s['topic_outlets']} outlets)")
                for s in big if s["topic_outlets"] >= 2]
     chart = volume_chart(start=start, days=90, entries=per_day, stories=dict(new_per_day), markers=markers,
                          label=f"{slug}: matched entries and new developments per day, {start} to {end.date()}")
-    return dict(new_day=len(new_day), new_week=len(new_week), latest=new_week[:3], chart=chart, chart_start=start,
+    return dict(new_day=len(new_day), new_week=len(new_week), chart=chart, chart_start=start,
                 chart_end=end.date(), last_match=last, big=big)
 
 

@@ -54,16 +54,22 @@ def write_feeds(folder):
     return paths
 
 
+def seeded(settings, folder, now=None) -> Database:
+    """A Database for `settings` with the seed topics loaded and the feeds above ingested."""
+    db = Database(settings.database_url)
+    load_seeds(db, settings.seeds_dir)
+    pipeline = Pipeline(db, settings)
+    for path in write_feeds(folder):
+        pipeline.ingest_file(path, now=now)
+    return db
+
+
 @pytest.fixture
 def digest_db(db_url, tmp_path):
     """(Database, Settings) with the seeds loaded and the feeds above ingested."""
     settings = Settings(database_url=db_url, public_url="http://127.0.0.1:8080", allow_private_hosts=True,
                         webhook_timeout_seconds=1.0)
-    db = Database(db_url)
-    load_seeds(db, settings.seeds_dir)
-    pipeline = Pipeline(db, settings)
-    for path in write_feeds(tmp_path):
-        pipeline.ingest_file(path)
+    db = seeded(settings, tmp_path)
     yield db, settings
     db.dispose()
 

@@ -6,22 +6,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.config import Settings
-from service.db import Database
-from service.feeds.refresh import Pipeline
-from service.seeds import load_seeds
 from service.web.app import create_app
 
-from ..digest.conftest import write_feeds
+from ..digest.conftest import seeded
 
 
 @pytest.fixture
 def web_db(db_url, tmp_path):
     settings = Settings(database_url=db_url, allow_private_hosts=True, fetch_timeout_seconds=3.0)
-    db = Database(db_url)
-    load_seeds(db, settings.seeds_dir)
-    pipeline = Pipeline(db, settings)
-    for path in write_feeds(tmp_path):
-        pipeline.ingest_file(path)
+    db = seeded(settings, tmp_path)
     yield db, settings
     db.dispose()
 

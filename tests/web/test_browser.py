@@ -4,12 +4,10 @@ search, and a phone-width check. Screenshots land in test-artifacts/."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -19,10 +17,7 @@ from service.feeds.refresh import Pipeline
 from service.seeds import load_seeds
 from service.web.server import make_server
 
-from ..conftest import shared_data
-
-CHROMIUM = os.environ.get("FOLLOWUP_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("FOLLOWUP_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+from ..conftest import ARTIFACTS, shared_data
 
 
 @pytest.fixture(scope="module")
@@ -52,20 +47,6 @@ def site(tmp_path_factory, sqlite_template):
     server.should_exit = True
     thread.join(timeout=10)
     db.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs Chromium at {CHROMIUM} (.ci/run installs Debian's chromium package)")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield instance
-        instance.close()
 
 
 def shot(page, name):

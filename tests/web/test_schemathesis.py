@@ -11,12 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from service.config import Settings
-from service.db import Database
-from service.feeds.refresh import Pipeline
-from service.seeds import load_seeds
 from service.web.app import create_app
 
-from ..digest.conftest import write_feeds
+from ..digest.conftest import seeded
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +23,7 @@ def api_app(tmp_path_factory, sqlite_template):
     url = f"sqlite:///{folder / 'followup.db'}"
     # No private hosts: generated feed URLs are refused by the SSRF guard instead of being fetched.
     app_settings = Settings(database_url=url, fetch_timeout_seconds=2.0, data_dir=folder / "data")
-    db = Database(url)
-    load_seeds(db, app_settings.seeds_dir)
-    for path in write_feeds(folder):
-        Pipeline(db, app_settings).ingest_file(path)
+    db = seeded(app_settings, folder)
     app = create_app(app_settings, db)
     app.state.calls = []
 
