@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     story_threshold: float = Field(0.03, gt=0, le=1)
     # Off only to measure ingest without it (bench) or to save CPU on a pure keyword-alert install.
     cluster_stories: bool = True
+    # Plain RSS 2.0 through the lxml fast path when it gives feedparser's results (docs/performance.md).
+    fast_parse: bool = True
     # A worker's claim on a feed; a worker that dies loses its feeds to the others after this long.
     feed_lease_seconds: int = Field(600, ge=5)
     # Entries that matched no topic are deleted after this many days (matched ones and their stories

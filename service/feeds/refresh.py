@@ -130,7 +130,7 @@ class Pipeline:
                        owner: str | None, extra: dict | None = None, obs: Observation | None = None) -> FeedOutcome:
         """Parse, normalize, match and store one feed document in one short write transaction."""
         try:
-            parsed = parse_feed(body, content_type, feed.url)
+            parsed = parse_feed(body, content_type, feed.url, fast=self.settings.fast_parse)
         except ParseError as exc:
             return self.record_error(feed, str(exc), now=now, owner=owner, status_label="parse_error", extra=extra)
         items = normalize_feed(parsed, feed.url, now)
