@@ -57,7 +57,11 @@ class Database:
             self.engine = create_engine(self.url, connect_args={"check_same_thread": False})
             _configure_sqlite(self.engine)
         else:
-            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            # psycopg prepares a statement after 5 runs, and PostgreSQL may then switch it to one generic plan
+            # for all parameters; for the matches search (a topic of 50 matches or of 38,000) that plan was
+            # 10-50x slower on some pages (bench/query.py). Custom plans keep each query planned for its values.
+            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                                        connect_args={"options": "-c plan_cache_mode=force_custom_plan"})
 
     @property
     def is_sqlite(self) -> bool:

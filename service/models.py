@@ -144,10 +144,15 @@ class Match(Base):
     score: Mapped[float] = mapped_column(Float)
     matched_terms: Mapped[list] = mapped_column(JSON, default=list)
     matched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The entry's publication time, copied (it never changes) so a topic's newest matches come from one
+    # index: migration 0004, docs/performance.md.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("topic_id", "entry_id", name="uq_matches_topic_entry"),
         Index("ix_matches_entry", "entry_id"),
+        Index("ix_matches_topic_published", "topic_id", "published_at", "id"),
+        Index("ix_matches_published", "published_at", "id"),
     )
 
 

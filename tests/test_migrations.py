@@ -62,8 +62,8 @@ def test_sqlite_connections_use_wal_and_foreign_keys(sqlite_db):
 
 
 def _upgrade_existing(url):
-    """A database at 0001 with data in it upgrades to head, keeps its data, the entries get stories, and
-    the digest tables (0003) work."""
+    """A database at 0001 with data in it upgrades to head, keeps its data, the entries get stories,
+    the digest tables (0003) work and existing matches get their publication time (0004)."""
     from datetime import datetime, timedelta, timezone
 
     from sqlalchemy import text
@@ -84,7 +84,21 @@ def _upgrade_existing(url):
                 conn.execute(text("INSERT INTO entries (feed_id, identity, title, summary, content_hash, published_at, fetched_at) "
                                   "VALUES (1, :i, :t, '', 'h', :now, :now)"),
                              {"i": f"id{n}", "t": title, "now": now if db.dialect != "sqlite" else now.replace(tzinfo=None)})
+        upgrade(db, "0003")
+        stamp = now if db.dialect != "sqlite" else now.replace(tzinfo=None)
+        with db.write() as conn:
+            conn.execute(text("INSERT INTO topics (slug, name, description, query, aliases, active, created_at, updated_at) "
+                              "VALUES ('fl', 'Forced labor', '', 'forced labor', '{}', true, :now, :now)"), {"now": stamp})
+            conn.execute(text("INSERT INTO matches (topic_id, entry_id, score, matched_terms, matched_at) "
+                              "SELECT 1, id, 1.0, '[]', :now FROM entries"), {"now": stamp})
         upgrade(db)
+        # 0004: the matches carry their entry's publication time.
+        from service.store import matches as match_store
+
+        with db.read() as conn:
+            rows = match_store.search_matches(conn, topic="fl")
+            assert [r.published_at for r in rows] == [now, now]
+            assert conn.execute(text("SELECT count(*) FROM matches WHERE published_at IS NULL")).scalar() == 0
         with db.read() as conn:
             assert conn.execute(text("SELECT count(*) FROM entries WHERE story_id IS NULL")).scalar() == 2
         pipeline = Pipeline(db, Settings(database_url=url))

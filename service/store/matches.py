@@ -6,7 +6,7 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Integer, Row, and_, bindparam, column, func, or_, select, text
+from sqlalchemy import Connection, Integer, Row, and_, bindparam, column, func, or_, select, text, tuple_
 
 from ..errors import InvalidInputError
 from ..models import Entry, Feed, Match, Topic, UTCDateTime
@@ -30,8 +30,11 @@ class NewMatch:
 def insert_matches(conn: Connection, rows: list[NewMatch], now: datetime) -> int:
     """Insert matches; an existing (topic, entry) pair is left as it is. Returns how many were new."""
     added = 0
-    values = [dict(topic_id=m.topic_id, entry_id=m.entry_id, score=m.score, matched_terms=m.terms, matched_at=now)
-              for m in rows]
+    published: dict[int, datetime] = {}
+    for batch in chunks(sorted({m.entry_id for m in rows})):
+        published.update(conn.execute(select(entries.c.id, entries.c.published_at).where(entries.c.id.in_(batch))).all())
+    values = [dict(topic_id=m.topic_id, entry_id=m.entry_id, score=m.score, matched_terms=m.terms, matched_at=now,
+                   published_at=published.get(m.entry_id)) for m in rows]
     for batch in chunks(values):
         stmt = insert(conn, matches).on_conflict_do_nothing(index_elements=["topic_id", "entry_id"])
         added += len(conn.execute(stmt.returning(matches.c.id), batch).all())
@@ -69,14 +72,20 @@ def parse_search(text_: str) -> list[tuple[str, tuple[str, ...]]]:
     return parts
 
 
-def _fts_condition(conn: Connection, search: str):
+def _fts_condition(conn: Connection, search: str, entry_id=None, *, probe: bool = False):  # noqa: ANN001
+    """The full-text condition on `entry_id` (default entries.id). On SQLite, probe=True checks each row
+    against the index (for a walk in order); otherwise all hits are collected first."""
     parts = parse_search(search)
     if not parts:
         raise InvalidInputError("The search text has no letters or digits to look for")
+    column_ = entries.c.id if entry_id is None else entry_id
     if conn.dialect.name == "sqlite":
         fts = " ".join(('"' + " ".join(w) + '"' + ("*" if kind == "prefix" else "")) for kind, w in parts)
-        return entries.c.id.in_(text("SELECT rowid FROM entries_fts WHERE entries_fts MATCH :fts")
-                                .bindparams(fts=fts).columns(column("rowid", Integer)))
+        if probe:
+            return text("EXISTS (SELECT 1 FROM entries_fts WHERE entries_fts MATCH :fts "
+                        "AND entries_fts.rowid = matches.entry_id)").bindparams(fts=fts)
+        return column_.in_(text("SELECT rowid FROM entries_fts WHERE entries_fts MATCH :fts")
+                           .bindparams(fts=fts).columns(column("rowid", Integer)))
     conditions = []
     for i, (kind, w) in enumerate(parts):
         name = f"fts{i}"
@@ -86,7 +95,37 @@ def _fts_condition(conn: Connection, search: str):
         else:
             conditions.append(text(f"entries.search_vector @@ phraseto_tsquery('simple', :{name})")
                               .bindparams(**{name: " ".join(w)}))
-    return and_(*conditions)
+    return and_(*conditions)  # on the joined entries row
+
+
+# Searching matches for words has two plans on SQLite, and neither is good for every word (bench/query.py,
+# 1.2 million entries): collecting every entry that holds the words (~0.65 µs a hit: "with", 253,000 hits,
+# 70 ms) or walking the matches newest first and probing the index for each (~2.5 µs a match, but it stops
+# at the first page: a word in 35 of a topic's 11,000 matches took 400 ms). A walk probes about
+# 50 × N / df matches to fill a page (N entries, df holding the rarest word), so it is chosen once
+# df² > 50 × 3.85 × N (df > 15,000 at 1.2 million entries). PostgreSQL's planner makes this choice
+# itself from its statistics on the tsvector column.
+_PROBE_OVER_READ = 2.5 / 0.65
+
+
+def _walk_is_cheaper(conn: Connection, search: str) -> bool:
+    """From the rarest word's document count in FTS5's own vocabulary (a per-connection fts5vocab table)."""
+    try:
+        conn.exec_driver_sql("CREATE VIRTUAL TABLE IF NOT EXISTS temp.entries_fts_vocab "
+                             "USING fts5vocab(main, 'entries_fts', 'row')")
+        counts = []
+        for kind, w in parse_search(search):
+            if kind == "prefix":
+                counts.append(conn.exec_driver_sql(
+                    "SELECT sum(doc) FROM (SELECT doc FROM temp.entries_fts_vocab WHERE term >= ? AND term < ? "
+                    "LIMIT 1000)", (w[0].lower(), w[0].lower() + "\U0010ffff")).scalar() or 0)
+            else:
+                counts.extend(conn.exec_driver_sql("SELECT doc FROM temp.entries_fts_vocab WHERE term = ?",
+                                                   (x.lower(),)).scalar() or 0 for x in w)
+        total = conn.exec_driver_sql("SELECT max(id) FROM entries").scalar() or 0
+    except Exception:  # noqa: BLE001 - an estimate only: without it, collect the hits (always correct)
+        return False
+    return bool(counts) and min(counts) ** 2 > 50 * _PROBE_OVER_READ * total
 
 
 def encode_cursor(published_at: datetime, match_id: int) -> str:
@@ -107,12 +146,14 @@ def search_matches(conn: Connection, *, topic: str | None = None, since: datetim
                    limit: int = 50, cursor: str | None = None) -> list[Row]:
     """Matches newest first (by published time), with optional filters and a keyset cursor.
 
-    Keyset pagination (published_at, match id) stays stable while new entries arrive."""
+    Keyset pagination (published_at, match id) stays stable while new entries arrive. Filters and order
+    use the matches' own copy of the publication time, so a topic's pages are read in order from
+    ix_matches_topic_published (docs/performance.md has the latencies at 1.2 million entries)."""
     stmt = (
         select(
             matches.c.id.label("match_id"), matches.c.score, matches.c.matched_terms, matches.c.matched_at,
             topics.c.slug.label("topic"), entries.c.id.label("entry_id"), entries.c.guid, entries.c.url,
-            entries.c.title, entries.c.summary, entries.c.published_at, entries.c.language, entries.c.story_id,
+            entries.c.title, entries.c.summary, matches.c.published_at, entries.c.language, entries.c.story_id,
             func.coalesce(feeds.c.title, entries.c.source, feeds.c.url).label("feed"),
             feeds.c.url.label("feed_url"),
         )
@@ -121,23 +162,25 @@ def search_matches(conn: Connection, *, topic: str | None = None, since: datetim
                      .outerjoin(feeds, feeds.c.id == entries.c.feed_id))
     )
     if topic:
-        stmt = stmt.where(topics.c.slug == topic)
+        topic_id = conn.execute(select(topics.c.id).where(topics.c.slug == topic)).scalar()
+        stmt = stmt.where(matches.c.topic_id == (topic_id if topic_id is not None else -1))
     if since:
-        stmt = stmt.where(entries.c.published_at >= since)
+        stmt = stmt.where(matches.c.published_at >= since)
     if until:
-        stmt = stmt.where(entries.c.published_at < until)
+        stmt = stmt.where(matches.c.published_at < until)
     if source:
         pattern = f"%{source.lower()}%"
         stmt = stmt.where(or_(func.lower(feeds.c.title).like(pattern), func.lower(feeds.c.url).like(pattern),
                               func.lower(entries.c.source).like(pattern)))
-    if search:
-        stmt = stmt.where(_fts_condition(conn, search))
     if cursor:
         stamp, match_id = decode_cursor(cursor)
-        stamp_param = bindparam("cursor_at", stamp, type_=UTCDateTime)
-        stmt = stmt.where(or_(entries.c.published_at < stamp_param,
-                              and_(entries.c.published_at == stamp_param, matches.c.id < match_id)))
-    stmt = stmt.order_by(entries.c.published_at.desc(), matches.c.id.desc()).limit(limit)
+        # A row-value comparison: both databases seek the (topic, published_at, id) index to the cursor.
+        stmt = stmt.where(tuple_(matches.c.published_at, matches.c.id)
+                          < tuple_(bindparam("cursor_at", stamp, type_=UTCDateTime), bindparam("cursor_id", match_id)))
+    if search:
+        probe = conn.dialect.name == "sqlite" and _walk_is_cheaper(conn, search)
+        stmt = stmt.where(_fts_condition(conn, search, matches.c.entry_id, probe=probe))
+    stmt = stmt.order_by(matches.c.published_at.desc(), matches.c.id.desc()).limit(limit)
     return list(conn.execute(stmt))
 
 
