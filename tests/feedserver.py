@@ -43,6 +43,7 @@ class FeedServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # bench/feedfarm.py: 40 ms per kept-alive response otherwise
 
             def log_message(self, *args):  # noqa: ANN002
                 pass
@@ -51,7 +52,10 @@ class FeedServer:
                 server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
                 server.route(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the default backlog of 5 drops bursts of connections (1 s stalls)
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -359,7 +359,14 @@ class Pipeline:
                     story_store.refresh_stories(conn, touched)
             total += removed
             if not removed:
-                return total
+                break
+        # Reclaim the full-text index's space in short steps (each its own write transaction, so polling
+        # is never blocked for long); bounded, so a huge backlog is finished by the next runs.
+        for _ in range(200 if total else 0):
+            with self.db.write() as conn:
+                if not entry_store.compact_fulltext(conn):
+                    break
+        return total
 
     # -- local files ---------------------------------------------------------------------------
     def ingest_file(self, path: Path, *, now: datetime | None = None) -> FeedOutcome:
