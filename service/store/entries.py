@@ -64,6 +64,11 @@ def upsert_entries(conn: Connection, feed_id: int | None, source: str | None,
              for i, e in changed],
         )
     _fts_insert(conn, list(new_ids.values()) + [entry_id for entry_id, _ in changed])
+    if changed and conn.dialect.name == "postgresql":
+        from .matches import copy_search_vectors  # the matches' copy of a changed entry's vector
+
+        for batch in chunks([entry_id for entry_id, _ in changed]):
+            copy_search_vectors(conn, entry_ids=batch)
 
     changed_ids = {e.identity: entry_id for entry_id, e in changed}
     out = []

@@ -102,6 +102,8 @@ PLAIN = "<title>Seoul and Tokyo</title><link>http://x.example/a</link><guid>http
     pytest.param(rss(PLAIN, root='<rss version="0.91">'), id="RSS 0.91"),
     pytest.param(b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title></feed>', id="Atom"),
     pytest.param(b'<!DOCTYPE rss SYSTEM "x.dtd"><rss version="2.0"><channel></channel></rss>', id="a DOCTYPE"),
+    pytest.param(b'<?xml version="1.0"?><!--' + b"x" * 5000 + b'--><!DOCTYPE rss [<!ENTITY f "bar">]>'
+                 b'<rss version="2.0"><channel><title>&f;</title></channel></rss>', id="a DOCTYPE after a long comment"),
     pytest.param(rss(PLAIN + "<description>a &nbsp; b</description>"), id="not well-formed"),
 ])
 def test_doubt_falls_back_to_feedparser(body):

@@ -139,10 +139,8 @@ def test_duplicates_and_missing_things_are_named_errors(db):
 
 @pytest.mark.parametrize("search", ["forced", '"forced labor"', "plan", "forc*", "japan plan"])
 def test_both_full_text_plans_give_the_same_pages(filled, monkeypatch, search):
-    """SQLite walks the matches and probes FTS5 for frequent words, and collects the hits first for rare
-    ones (store/matches.py): whichever is chosen, every filter and cursor page is the same."""
-    if filled.dialect != "sqlite":
-        pytest.skip("the choice is SQLite's; PostgreSQL's planner makes it")
+    """Searching matches has two plans on each database (store/matches.py): collect the hits first, or
+    walk the matches in order checking each. Whichever is chosen, every filter and cursor page is the same."""
 
     def pages(**kw):
         out, cursor = [], None
@@ -154,12 +152,32 @@ def test_both_full_text_plans_give_the_same_pages(filled, monkeypatch, search):
                     return out
                 cursor = match_store.encode_cursor(rows[-1].published_at, rows[-1].match_id)
 
+    sqlite = filled.dialect == "sqlite"
     for kw in ({}, {"topic": "fl"}, {"since": T0 + timedelta(minutes=30)}):
-        monkeypatch.setattr(match_store, "_PROBE_OVER_READ", 1e12)  # never walk
+        if sqlite:
+            monkeypatch.setattr(match_store, "_PROBE_OVER_READ", 1e12)  # never walk
+        else:
+            monkeypatch.setattr(match_store, "PG_FEW_HITS", 10**9)  # always collect the hits first
         collected = pages(**kw)
-        monkeypatch.setattr(match_store, "_PROBE_OVER_READ", 0.0)  # always walk
-        with filled.read() as conn:
-            assert match_store._walk_is_cheaper(conn, search) == (search != "forc*" or bool(collected))
+        if sqlite:
+            monkeypatch.setattr(match_store, "_PROBE_OVER_READ", 0.0)  # always walk
+            with filled.read() as conn:
+                assert match_store._walk_is_cheaper(conn, search) == (search != "forc*" or bool(collected))
+        else:
+            monkeypatch.setattr(match_store, "PG_FEW_HITS", 0)  # never: the planner's own plan
         walked = pages(**kw)
         assert walked == collected, kw
     assert collected or search == "japan plan"
+
+
+def test_search_within_matches_follows_a_changed_entry(filled):
+    """An entry whose text changes is found by its new words among the matches (on PostgreSQL the
+    matches keep a copy of the entry's search vector, migration 0005)."""
+    with filled.write() as conn:
+        feed = feed_store.get_feed(conn, "https://news.example/rss")
+        changed = entry(1, "Seoul unveils forced labor compensation plan", "Victims' groups welcome the foundation", 0)
+        assert entry_store.upsert_entries(conn, feed.id, "Example News", [changed], T0)[0].status == "updated"
+    with filled.read() as conn:
+        assert [r.entry_id for r in match_store.search_matches(conn, search="foundation")] != []
+        assert match_store.search_matches(conn, search="protest") == []
+        assert {r.topic for r in match_store.search_matches(conn, search='"forced labor"')} == {"fl"}
