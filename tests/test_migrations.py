@@ -98,8 +98,8 @@ def _upgrade_existing(url):
         with db.read() as conn:
             rows = match_store.search_matches(conn, topic="fl")
             assert [r.published_at for r in rows] == [now, now]
-            # 0005 (PostgreSQL): the matches' copy of the search vector was filled in
-            assert len(match_store.search_matches(conn, topic="fl", search="compensation plan")) == 2
+            if db.dialect == "postgresql":  # 0005: the matches' copy of the search vector was filled in
+                assert len(match_store.search_matches(conn, topic="fl", search="compensation plan")) == 2
             assert conn.execute(text("SELECT count(*) FROM matches WHERE published_at IS NULL")).scalar() == 0
         with db.read() as conn:
             assert conn.execute(text("SELECT count(*) FROM entries WHERE story_id IS NULL")).scalar() == 2
