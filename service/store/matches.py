@@ -121,8 +121,8 @@ def _fts_condition(conn: Connection, search: str, entry_id=None, *, probe: bool 
 # 70 ms) or walking the matches newest first and probing the index for each (~2.5 µs a match, but it stops
 # at the first page: a word in 35 of a topic's 11,000 matches took 400 ms). A walk probes about
 # 50 × N / df matches to fill a page (N entries, df holding the rarest word), so it is chosen once
-# df² > 50 × 3.85 × N (df > 15,000 at 1.2 million entries). PostgreSQL's planner makes this choice
-# itself from its statistics on the tsvector column.
+# df² > 50 × 3.85 × N (df > 15,000 at 1.2 million entries). On PostgreSQL the planner chooses from its
+# statistics on the tsvector column, except for words too rare to be in them (see _pg_few_hits).
 _PROBE_OVER_READ = 2.5 / 0.65
 
 
