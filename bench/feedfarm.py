@@ -251,9 +251,10 @@ def main() -> None:
     parser.add_argument("--change", type=float, default=0.1)
     parser.add_argument("--opml", type=Path, help="write the farm's feed list here")
     parser.add_argument("--items", type=int, default=20)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each response")
     args = parser.parse_args()
     farm = FeedFarm(args.feeds, items=args.items, change=args.change, max_seconds=args.seconds,
-                    max_requests=50_000_000).start(args.port)
+                    max_requests=50_000_000, latency=args.latency).start(args.port)
     if args.opml:
         args.opml.write_text(farm.opml(), encoding="utf-8")
     print(f"Serving {args.feeds} feeds on http://127.0.0.1:{farm.port}/feed/0 … /feed/{args.feeds - 1} "

@@ -47,13 +47,13 @@ class RemoteFarm:
 
     items = 20
 
-    def __init__(self, n: int, seconds: float = 7200) -> None:
+    def __init__(self, n: int, seconds: float = 7200, latency: float = 0.0) -> None:
         self.n = n
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("feedfarm.py")), "--feeds", str(n),
-                                      "--port", str(self.port), "--seconds", str(seconds)],
+                                      "--port", str(self.port), "--seconds", str(seconds), "--latency", str(latency)],
                                      stdout=subprocess.PIPE, text=True)
         self.proc.stdout.readline()  # "Serving …": ready
 
