@@ -31,7 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -98,7 +98,6 @@ def build(args: argparse.Namespace) -> None:
             chunk = rows[lo:lo + BATCH]
             by_feed: dict[int, list[tuple[int, NormalizedEntry]]] = {}
             for offset, (it, title, summary) in enumerate(chunk):
-                from datetime import datetime
                 published = datetime.fromisoformat(it["date_published"]) + k * SHIFT
                 entry = NormalizedEntry(identity=_sha256(f"bench:{k}:{it['id']}"), guid=f"rss-2023-h1/{it['id']}/{k}",
                                         url=canonical_url(it.get("link")), title=title, summary=summary, author=None,
@@ -186,7 +185,6 @@ def _workload(db: Database, n: int, seed: int = 11) -> dict[str, list[dict]]:
 
 
 def _as_dt(value):  # noqa: ANN001, ANN202
-    from datetime import datetime
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
