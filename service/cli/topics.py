@@ -228,22 +228,15 @@ def suggest_(source: Annotated[str, typer.Argument(help="An article: a local fil
 
     Example: followup topics suggest ../shared/seed/article-teaser.txt --add 2
     """
-    import asyncio
     from pathlib import Path
 
-    from ..feeds.fetch import Fetcher
+    from ..feeds.fetch import fetch_once
     from ..store import entries as entry_store
     from ..topics.suggest import article_text, suggest
 
     ctx = open_context(db)
     if source.startswith(("http://", "https://")):
-        async def get():  # noqa: ANN202
-            s = ctx.settings
-            async with Fetcher(timeout=s.fetch_timeout_seconds, max_body_bytes=s.max_body_bytes,
-                               allow_private_hosts=s.allow_private_hosts) as f:
-                return await f.fetch(source)
-
-        fetched = asyncio.run(get())
+        fetched = fetch_once(source, ctx.settings)
         if fetched.error:
             raise InvalidInputError(f"Could not fetch {source}: {fetched.error}")
         text = article_text(fetched.body, fetched.content_type)

@@ -178,9 +178,6 @@ def _check_subtree(el, allowed: set[str]) -> None:  # noqa: ANN001
 
 def parse_rss_fast(body: bytes, content_type: str | None = None, url: str | None = None) -> ParsedFeed | None:
     """The feed, or None when feedparser must read this document (see the module docstring)."""
-    head = body[:4096]
-    if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in body.upper():
-        return None
     headers = {}  # exactly what parse_feed hands feedparser
     if content_type:
         headers["content-type"] = content_type
@@ -195,7 +192,9 @@ def parse_rss_fast(body: bytes, content_type: str | None = None, url: str | None
         return None
     try:
         root = etree.fromstring(data, _PARSER)
-        if root.getroottree().docinfo.doctype:  # feedparser rewrites DOCTYPEs (replace_doctype): its business
+        # feedparser rewrites DOCTYPEs and their entities (replace_doctype): its business. lxml reports one
+        # wherever it stands, after any comment.
+        if root.getroottree().docinfo.doctype:
             return None
         feed = _read(root, make_safe_absolute_uri("", url) if url else "")
     except (etree.XMLSyntaxError, ValueError, _Doubt):
@@ -205,7 +204,7 @@ def parse_rss_fast(body: bytes, content_type: str | None = None, url: str | None
     return replace(feed, warning=_describe_bozo(result.get("bozo_exception"))) if result.get("bozo") else feed
 
 
-def _read(root, base: str) -> ParsedFeed:  # noqa: ANN001, C901 - one pass over a small, fixed vocabulary
+def _read(root, base: str) -> ParsedFeed:  # noqa: ANN001
     if root.tag != "rss" or root.get("version") != "2.0" or set(root.attrib) != {"version"}:
         raise _Doubt
     channels = list(root)
@@ -220,21 +219,9 @@ def _read(root, base: str) -> ParsedFeed:  # noqa: ANN001, C901 - one pass over 
                 raise _Doubt
             items.append(el)
             continue
-        if name == "link" and el.attrib:
-            _link_element(el)
-            continue
-        if name not in _CHANNEL:
-            if _harmless(el, name):
-                _attrs_ok(el, None)
-                continue
-            raise _Doubt
-        field = _CHANNEL[name]
-        _attrs_ok(el, field)
+        field = _field(el, name, _CHANNEL, _CHANNEL_NESTED, feed)
         if field is None:
-            _check_subtree(el, _CHANNEL_NESTED.get(name, set()))
             continue
-        if field in feed:
-            raise _Doubt
         value = _text(el)
         if field == "title":
             value = _title(value, base)
@@ -249,6 +236,28 @@ def _read(root, base: str) -> ParsedFeed:  # noqa: ANN001, C901 - one pass over 
                       ttl_minutes=_ttl(feed), entries=entries, warning=None)
 
 
+def _field(el, name: str, table: dict, nested: dict, seen) -> str | None:  # noqa: ANN001
+    """The field a child of <channel> or <item> fills, to be read; None for one that fills nothing Followup
+    stores (checked on the way). Anything else is doubt, and so is a field seen twice: feedparser's rules
+    for repeats differ per field (first title, last link, …)."""
+    if name == "link" and el.attrib:
+        _link_element(el)
+        return None
+    if name not in table:
+        if not _harmless(el, name):
+            raise _Doubt
+        _attrs_ok(el, None)
+        return None
+    field = table[name]
+    _attrs_ok(el, field)
+    if field is None:
+        _check_subtree(el, nested.get(name, set()))
+        return None
+    if field in seen:
+        raise _Doubt
+    return field
+
+
 def _link_element(el) -> None:  # noqa: ANN001
     """An Atom-style <link href=… rel=…/>: harmless unless it is the alternate (feedparser would take its
     href as the link) or has no href (feedparser would read its text)."""
@@ -260,26 +269,13 @@ def _link_element(el) -> None:  # noqa: ANN001
     _attrs_ok(el, None)
 
 
-def _entry(item, base: str, feed_language: str | None) -> ParsedEntry:  # noqa: ANN001, C901
+def _entry(item, base: str, feed_language: str | None) -> ParsedEntry:  # noqa: ANN001
     raw: dict = {}
     guid_is_link = False
     for el in item:
-        name = _name(el)
-        if name == "link" and el.attrib:
-            _link_element(el)
-            continue
-        if name not in _ITEM:
-            if _harmless(el, name):
-                _attrs_ok(el, None)
-                continue
-            raise _Doubt
-        field = _ITEM[name]
-        _attrs_ok(el, field)
+        field = _field(el, _name(el), _ITEM, _NESTED, raw)
         if field is None:
-            _check_subtree(el, _NESTED.get(name, set()))
             continue
-        if field in raw:
-            raise _Doubt  # feedparser's rules for repeats differ per field (first title, last link, …)
         value = _text(el)
         if field == "guid":
             flags = [v for k, v in el.attrib.items() if k.lower() == "ispermalink"]

@@ -207,6 +207,18 @@ class Fetcher:
         return result
 
 
+def fetch_once(url: str, settings) -> FetchResult:  # noqa: ANN001 - service.config.Settings
+    """One GET outside a poll (adding a feed, reading an article), with the poller's limits; blocks, so call
+    it from synchronous code (a CLI command, an API endpoint running in FastAPI's thread pool)."""
+
+    async def get() -> FetchResult:
+        async with Fetcher(timeout=settings.fetch_timeout_seconds, max_body_bytes=settings.max_body_bytes,
+                           allow_private_hosts=settings.allow_private_hosts) as fetcher:
+            return await fetcher.fetch(url)
+
+    return asyncio.run(get())
+
+
 def _is_dns_error(exc: Exception) -> bool:
     text = str(exc).lower()
     return "name or service not known" in text or "nodename nor servname" in text or "temporary failure in name resolution" in text or "name resolution" in text

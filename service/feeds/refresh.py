@@ -446,7 +446,7 @@ def match_backlog(db: Database, slug: str, *, replace: bool = False,
             found = []
             for row in rows:
                 for result in matcher.match(make_document(row.title, row.summary, row.source or "")):
-                    found.append(match_store.NewMatch(result.topic_id, row.id, result.score, result.terms))
+                    found.append(match_store.NewMatch(result.topic_id, row.id, result.score, result.terms, row.published_at))
             if found:
                 with db.write() as write_conn:
                     added += match_store.insert_matches(write_conn, found, now)

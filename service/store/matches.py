@@ -25,15 +25,18 @@ class NewMatch:
     entry_id: int
     score: float
     terms: list[str]
+    # The stored entry's publication time when the caller has just read it (re-matching the backlog);
+    # otherwise insert_matches reads it (a feed may send a new date for an entry, which stays as stored).
+    published_at: datetime | None = None
 
 
 def insert_matches(conn: Connection, rows: list[NewMatch], now: datetime) -> int:
     """Insert matches; an existing (topic, entry) pair is left as it is. Returns how many were new."""
     published: dict[int, datetime] = {}
-    for batch in chunks(sorted({m.entry_id for m in rows})):
+    for batch in chunks(sorted({m.entry_id for m in rows if m.published_at is None})):
         published.update(conn.execute(select(entries.c.id, entries.c.published_at).where(entries.c.id.in_(batch))).all())
     values = [dict(topic_id=m.topic_id, entry_id=m.entry_id, score=m.score, matched_terms=m.terms, matched_at=now,
-                   published_at=published.get(m.entry_id)) for m in rows]
+                   published_at=m.published_at or published.get(m.entry_id)) for m in rows]
     new_ids: list[int] = []
     for batch in chunks(values):
         stmt = insert(conn, matches).on_conflict_do_nothing(index_elements=["topic_id", "entry_id"])

@@ -6,7 +6,6 @@ duplicate, 422 a query that does not compile, with `position`), never a 500.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -22,7 +21,7 @@ from ..digest.render import render
 from ..digest.runner import DigestService
 from ..errors import AlreadyExistsError, InvalidInputError
 from ..feeds.discover import check_feed_url, discover, looks_like_feed
-from ..feeds.fetch import Fetcher
+from ..feeds.fetch import fetch_once
 from ..feeds.opml import OutlineFeed, parse_opml, render_opml
 from ..models import utcnow
 from ..store import digests as digest_store
@@ -218,13 +217,7 @@ def add_feed(db: DB, settings: SettingsDep, body: FeedIn) -> dict:
     with db.read() as conn:
         if feed_store.get_feed_by_url(conn, url):
             raise AlreadyExistsError(f"The feed {url} is already there")
-
-    async def get():  # noqa: ANN202
-        async with Fetcher(timeout=settings.fetch_timeout_seconds, max_body_bytes=settings.max_body_bytes,
-                           allow_private_hosts=settings.allow_private_hosts) as f:
-            return await f.fetch(url)
-
-    fetched = asyncio.run(get())
+    fetched = fetch_once(url, settings)
     if fetched.error:
         raise InvalidInputError(f"Could not fetch {url}: {fetched.error}")
     discovered: list[tuple[str, str | None]] = []
