@@ -24,6 +24,7 @@ docs/performance.md has the measured gain.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import replace
 from html.entities import html5
@@ -38,6 +39,8 @@ from feedparser.urls import _urljoin, make_safe_absolute_uri, resolve_relative_u
 from lxml import etree
 
 from .parse import ParsedEntry, ParsedFeed, _describe_bozo, _first_text, _ttl, _utc
+
+log = logging.getLogger("followup.parse")
 
 # Elements by the name feedparser dispatches them under ("dc_creator", "media_content", "link" for both
 # <link> and <atom:link>, …) and the field they fill. None: the element touches nothing Followup reads.
@@ -198,6 +201,9 @@ def parse_rss_fast(body: bytes, content_type: str | None = None, url: str | None
             return None
         feed = _read(root, make_safe_absolute_uri("", url) if url else "")
     except (etree.XMLSyntaxError, ValueError, _Doubt):
+        return None
+    except Exception:  # noqa: BLE001 - a bug here must cost speed, never the feed: feedparser reads it
+        log.warning("fast parse path failed; feedparser reads this document", exc_info=True, extra={"feed_url": url})
         return None
     # A warning from the encoding stage (a missing or non-XML Content-Type, a charset override) is kept,
     # as feedparser keeps it when its strict parser then succeeds.

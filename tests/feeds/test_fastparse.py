@@ -158,3 +158,17 @@ def test_common_news_feed_shape_is_read_fast_and_equal():
     assert (entry.url, entry.title, entry.author, fast.ttl_minutes) == (
         "http://x.example/news/1", "Japan & Korea: talks", "Kim, J.", 15)
     assert entry.summary == "Seoul's plan & Tokyo’s answer"
+
+
+def test_a_bug_in_the_fast_path_costs_speed_not_the_feed(monkeypatch):
+    """Whatever goes wrong inside the fast path, feedparser reads the document and the entries are stored."""
+    import service.feeds.fastparse as fastparse
+
+    def broken(*args):  # noqa: ANN002
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(fastparse, "_entry", broken)
+    body = rss(PLAIN)
+    assert parse_rss_fast(body, "application/rss+xml", "http://x.example/feed") is None
+    parsed = parse_feed(body, "application/rss+xml", "http://x.example/feed")
+    assert [e.title for e in parsed.entries] == ["Seoul and Tokyo"]
