@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     # The web API: writes need `Authorization: Bearer <token>` when a token is set; reads too if protected.
     api_token: str | None = None
     api_protect_reads: bool = False
+    # Host names the web server answers to, comma-separated, besides the bound address, localhost and
+    # FOLLOWUP_PUBLIC_URL's host ("*": any; only behind a proxy that checks Host itself).
+    allowed_hosts: str = ""
     # Seed files shipped with the project.
     seeds_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parent.parent / "seeds")
 

@@ -53,7 +53,7 @@ def test_a_full_disk_is_one_sentence_and_loses_nothing(sqlite_template, tmp_path
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         raw.execute("VACUUM")
     with disk_full():
-        client = TestClient(create_app(Settings(database_url=url)), raise_server_exceptions=False)
+        client = TestClient(create_app(Settings(database_url=url, allowed_hosts="testserver")), raise_server_exceptions=False)
         r = client.post("/api/topics", json={"slug": "big", "name": "Big", "query": "korea",
                                              "description": "x" * 4_900})
         assert r.status_code == 503, r.text

@@ -60,11 +60,11 @@ def add(db: DbOption = None,
     if len(chosen) != 1:
         raise InvalidInputError("Give exactly one of --email, --webhook or --dir")
     channel, target = chosen[0]
-    target = validate_target(channel, target)
     check_format(fmt, FORMATS)
     send_at = schedule.parse_send_at(at).strftime("%H:%M")
     schedule.zone(tz)
     ctx = open_context(db)
+    target = validate_target(channel, target, ctx.settings)
     now = utcnow()
     with ctx.db.write() as conn:
         slugs = _topics(topics)

@@ -10,6 +10,7 @@ import re
 import smtplib
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -20,6 +21,7 @@ import httpx
 
 from ..config import Settings
 from ..errors import DeliveryError, InvalidInputError
+from ..net import BlockedAddressError, check_url_host, sync_transport
 from .build import Digest
 from .render import render
 
@@ -52,32 +54,59 @@ def build_email(digest: Digest, *, to: str, sender: str, sub_id: int | None) -> 
     return msg
 
 
-def send_email(settings: Settings, digest: Digest, to: str, sub_id: int | None = None) -> Delivered:
+def send_email(settings: Settings, digest: Digest, to: str, sub_id: int | None = None,
+               on_accepted: Callable[[], None] | None = None) -> Delivered:
+    """Send through SMTP. `on_accepted` runs the moment the server answers 250 to DATA (the message is
+    then the server's responsibility): the caller records the send there, so anything that goes wrong
+    after it (a 421 or a dropped connection at QUIT, our own process killed) cannot send it again."""
     if not settings.smtp_host:
         raise DeliveryError("Email is not configured: set FOLLOWUP_SMTP_HOST (and _PORT, _TLS, _USER, _PASSWORD, _FROM)")
     msg = build_email(digest, to=to, sender=settings.smtp_from, sub_id=sub_id)
+    where = f"{settings.smtp_host}:{settings.smtp_port}"
+    client = None
     try:
         if settings.smtp_tls == "ssl":
             client = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds,
                                       context=ssl.create_default_context())
         else:
             client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds)
-        with client:
-            if settings.smtp_tls == "starttls":
-                client.starttls(context=ssl.create_default_context())
-            if settings.smtp_user:
-                client.login(settings.smtp_user, settings.smtp_password or "")
-            refused = client.send_message(msg)
+        if settings.smtp_tls == "starttls":
+            client.starttls(context=ssl.create_default_context())
+        if settings.smtp_user:
+            client.login(settings.smtp_user, settings.smtp_password or "")
+        refused = client.send_message(msg)  # returns once DATA got its 250
     except smtplib.SMTPAuthenticationError:
+        _close(client)
         raise DeliveryError(f"The mail server {settings.smtp_host} refused the login for {settings.smtp_user}") from None
     except smtplib.SMTPRecipientsRefused:
+        _close(client)
         raise DeliveryError(f"The mail server {settings.smtp_host} refused the address {to}") from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"Could not send mail through {settings.smtp_host}:{settings.smtp_port}: "
-                            f"{exc.__class__.__name__}: {exc}") from None
-    if refused:
+        _close(client)
+        raise DeliveryError(f"Could not send mail through {where}: {exc.__class__.__name__}: {exc}") from None
+    if refused:  # some recipients refused, the message accepted for none of ours (one recipient)
+        _close(client)
         raise DeliveryError(f"The mail server refused {', '.join(refused)}")
-    return Delivered("email", to, f"sent to {to} via {settings.smtp_host}:{settings.smtp_port}")
+    if on_accepted is not None:
+        on_accepted()
+    detail = f"sent to {to} via {where}"
+    try:
+        code, reply = client.docmd("QUIT")
+        if code != 221:
+            detail += f" (warning: the server answered QUIT with {code} {reply.decode(errors='replace')[:80]})"
+    except (smtplib.SMTPException, OSError) as exc:
+        detail += f" (warning: the connection failed after the server accepted the message: {exc.__class__.__name__})"
+    finally:
+        _close(client)
+    return Delivered("email", to, detail)
+
+
+def _close(client: smtplib.SMTP | None) -> None:
+    if client is not None:
+        try:
+            client.close()
+        except OSError:
+            pass
 
 
 def post_webhook(settings: Settings, digest: Digest, url: str, *, tries: int = 3, backoff: float = 1.0,
@@ -88,13 +117,18 @@ def post_webhook(settings: Settings, digest: Digest, url: str, *, tries: int = 3
 
     body = {"text": render(digest, "markdown"), "subject": digest.subject, "digest": json.loads(render(digest, "json"))}
     last = ""
+    # The same SSRF guard as feeds, at the socket: a webhook on loopback, a private network or a cloud
+    # metadata address is refused at every send (redirects are not followed).
     with httpx.Client(timeout=settings.webhook_timeout_seconds, headers={"User-Agent": USER_AGENT},
-                      follow_redirects=False) as client:
+                      follow_redirects=False,
+                      transport=sync_transport(allow_private=settings.allow_private_hosts)) as client:
         for attempt in range(tries):
             if attempt:
                 sleep(backoff * 2 ** (attempt - 1))
             try:
                 response = client.post(url, json=body)
+            except BlockedAddressError as exc:
+                raise DeliveryError(f"Webhook refused: {exc} (set FOLLOWUP_ALLOW_PRIVATE_HOSTS=true to allow)") from None
             except httpx.TimeoutException:
                 last = f"the webhook {url} did not answer within {settings.webhook_timeout_seconds:g} s"
                 continue
@@ -107,6 +141,17 @@ def post_webhook(settings: Settings, digest: Digest, url: str, *, tries: int = 3
             if response.status_code < 500 and response.status_code != 429:
                 break
     raise DeliveryError(f"Webhook failed: {last}")
+
+
+def confined_folder(settings: Settings, target: str | Path) -> Path:
+    """A delivery folder inside FOLLOWUP_DATA_DIR: relative names are taken from there, and nothing
+    (`..`, an absolute path, a symlink) may lead outside it."""
+    base = Path(settings.data_dir).resolve()
+    folder = (base / Path(target)).resolve()
+    if folder != base and base not in folder.parents:
+        raise InvalidInputError(f"The folder {str(target)!r} is outside the data directory {base} "
+                                "(FOLLOWUP_DATA_DIR): digests are written only inside it")
+    return folder
 
 
 def write_files(digest: Digest, folder: str | Path, sub_id: int | None = None) -> Delivered:
@@ -130,8 +175,9 @@ def write_files(digest: Digest, folder: str | Path, sub_id: int | None = None) -
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
-def validate_target(channel: str, target: str) -> str:
-    """The address, URL or folder a subscription delivers to, checked for its channel."""
+def validate_target(channel: str, target: str, settings: Settings) -> str:
+    """The address, URL or folder a subscription delivers to, checked for its channel (webhooks against
+    the SSRF guard, folders against the data directory)."""
     target = (target or "").strip()
     if channel == "email" and not _EMAIL.match(target):
         raise InvalidInputError(f"{target!r} is not an email address")
@@ -139,16 +185,28 @@ def validate_target(channel: str, target: str) -> str:
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInputError(f"{target!r} is not an http:// or https:// URL")
-    if channel == "dir" and not target:
-        raise InvalidInputError("The folder for --dir is empty")
+        try:
+            check_url_host(target, allow_private=settings.allow_private_hosts)
+        except BlockedAddressError as exc:
+            raise InvalidInputError(f"Refused: {exc} (set FOLLOWUP_ALLOW_PRIVATE_HOSTS=true to allow)") from None
+    if channel == "dir":
+        if not target:
+            raise InvalidInputError("The folder for --dir is empty")
+        confined_folder(settings, target)
     return target
 
 
-def deliver(settings: Settings, digest: Digest, channel: str, target: str, sub_id: int | None = None) -> Delivered:
+def deliver(settings: Settings, digest: Digest, channel: str, target: str, sub_id: int | None = None,
+            on_accepted: Callable[[], None] | None = None) -> Delivered:
+    """Deliver one digest. `on_accepted` (email only) is called as soon as the server took the message."""
     if channel == "email":
-        return send_email(settings, digest, target, sub_id)
+        return send_email(settings, digest, target, sub_id, on_accepted=on_accepted)
     if channel == "webhook":
         return post_webhook(settings, digest, target)
     if channel == "dir":
-        return write_files(digest, target, sub_id)
+        try:
+            folder = confined_folder(settings, target)
+        except InvalidInputError as exc:
+            raise DeliveryError(str(exc)) from None
+        return write_files(digest, folder, sub_id)
     raise DeliveryError(f"Unknown delivery channel {channel!r}")

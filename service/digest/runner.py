@@ -4,9 +4,10 @@ record it. `tick(now)` is what the scheduler calls every minute and once at star
 Exactly once per (subscription, period): the digest_runs row is claimed in a write transaction before
 anything is sent (store/digests.py: claim_run), so a restart, a second tick for the same wall-clock
 time (DST fall-back) or another scheduler process finds the period taken. A sender that dies between
-claim and send leaves a claim whose lease expires; the next tick after that retries it. (A sender that
-dies after the mail server accepted the message but before recording it is the one case that sends
-twice; the Message-ID is stable per period so mail clients can tell.)
+claim and send leaves a claim whose lease expires; the next tick after that retries it. An email run is
+recorded as sent the moment the server answers 250 to DATA, before QUIT: an error at QUIT is a warning,
+not a resend. The one window left is a process killed between that 250 and the commit of that one
+write (docs/digest.md); the Message-ID is stable per period so mail clients can tell.
 """
 
 from __future__ import annotations
@@ -99,17 +100,32 @@ class DigestService:
                                   max_attempts=self.settings.digest_max_attempts)
         if run is None:
             return None
+        accepted = []
+
+        def record_acceptance() -> None:
+            # The mail server has the message: from here on it is sent, whatever happens to the
+            # connection or to this process (docs/digest.md: the window left is this one write).
+            with self.db.write() as conn:
+                store.finish_run(conn, run.id, owner=self.owner, now=now,
+                                 stories_=digest.new_count + digest.continuing_count)
+            accepted.append(True)
+
         try:
             digest = self.build(topics=sub.topics, start=run.window_start, end=run.window_end, tz=sub.timezone,
                                 period=period, now=now)
-            delivered = self.deliverer(self.settings, digest, sub.channel, sub.target, sub.id)
+            delivered = self.deliverer(self.settings, digest, sub.channel, sub.target, sub.id,
+                                       on_accepted=record_acceptance)
         except (DeliveryError, FollowupError) as exc:
+            if accepted:  # cannot happen with the channels here, but never mark an accepted send failed
+                log.warning("digest %s/%s: after acceptance: %s", sub.id, period, exc)
+                return RunOutcome(sub.id, period, "sent", f"accepted; then {exc}")
             retry_at = now + schedule.retry_delay(run.attempts)
             with self.db.write() as conn:
                 store.fail_run(conn, run.id, owner=self.owner, error=str(exc), retry_at=retry_at)
             log.warning("digest %s/%s failed (attempt %s): %s", sub.id, period, run.attempts, exc)
             return RunOutcome(sub.id, period, "failed", str(exc))
         stories = digest.new_count + digest.continuing_count
-        with self.db.write() as conn:
-            store.finish_run(conn, run.id, owner=self.owner, now=now, stories_=stories)
+        if not accepted:
+            with self.db.write() as conn:
+                store.finish_run(conn, run.id, owner=self.owner, now=now, stories_=stories)
         return RunOutcome(sub.id, period, "sent", delivered.detail, stories)

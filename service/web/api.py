@@ -277,8 +277,8 @@ def list_subscriptions(db: DB) -> list[dict]:
 
 
 @router.post("/subscriptions", status_code=201, dependencies=Write, summary="Subscribe to a daily digest")
-def add_subscription(db: DB, body: SubscriptionIn) -> dict:
-    target = validate_target(body.channel, body.target)
+def add_subscription(request: Request, db: DB, body: SubscriptionIn) -> dict:
+    target = validate_target(body.channel, body.target, request.app.state.settings)
     send_at = schedule.parse_send_at(body.at).strftime("%H:%M")
     schedule.zone(body.timezone)
     now = utcnow()

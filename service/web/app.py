@@ -4,14 +4,19 @@ server-rendered UI, an Atom feed per topic, /healthz and /metrics. `create_app()
 
 from __future__ import annotations
 
+import hmac
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+import fastapi_offline
 from prometheus_client import CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -39,6 +44,7 @@ from ..timeparse import parse_when
 from . import api
 from .atom import topic_atom
 from .charts import volume_chart
+from .security import SESSION_COOKIE, SecurityMiddleware, atom_key, session_value
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATUS = {NotFoundError: 404, AlreadyExistsError: 409, QueryError: 422, InvalidInputError: 400,
@@ -46,9 +52,10 @@ STATUS = {NotFoundError: 404, AlreadyExistsError: 409, QueryError: 422, InvalidI
 
 
 def create_app(settings: Settings, db: Database | None = None, service=None) -> FastAPI:  # noqa: ANN001
-    app = FastAPI(title="Followup", version="0.1.0",
+    app = FastAPI(title="Followup", version="0.1.0", docs_url=None, redoc_url=None,
                   description="News monitoring that tracks follow-up developments: topics, matches, stories, "
                               "digests and feeds. Errors are JSON with a `detail` sentence.")
+    app.add_middleware(SecurityMiddleware, settings=settings)
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url)
     app.state.service = service  # the scheduler, when this process runs one (for /healthz)
@@ -57,8 +64,57 @@ def create_app(settings: Settings, db: Database | None = None, service=None) -> 
     app.include_router(api.router)
     _errors(app)
     _system_routes(app)
+    _docs(app)
+    _login(app)
     _pages(app)
     return app
+
+
+def _docs(app: FastAPI) -> None:
+    """Swagger UI from assets in a pinned package (fastapi-offline), not a CDN: /docs works offline and
+    the browser contacts no third party."""
+    app.mount("/static/docs", StaticFiles(directory=str(Path(fastapi_offline.__file__).parent / "static")),
+              name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Followup API",
+                                   swagger_js_url="/static/docs/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/docs/swagger-ui.css",
+                                   swagger_favicon_url="/static/docs/favicon.png")
+
+
+def _login(app: FastAPI) -> None:
+    """With FOLLOWUP_API_TOKEN set, a browser logs in once with the token (an HttpOnly, SameSite=Strict
+    cookie derived from it); the middleware accepts it like the bearer header."""
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_form(request: Request, next: str = "/") -> HTMLResponse:  # noqa: A002
+        return TEMPLATES.TemplateResponse(request, "login.html", {"next": _local(next), "error": None})
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        settings = request.app.state.settings
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        given, target = form.get("token", [""])[0], _local(form.get("next", ["/"])[0])
+        if not settings.api_token or not hmac.compare_digest(given.encode(), settings.api_token.encode()):
+            return TEMPLATES.TemplateResponse(request, "login.html", {"next": target, "error": "That is not the token."},
+                                              status_code=401)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(SESSION_COOKIE, session_value(settings.api_token), httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", max_age=30 * 24 * 3600)
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    def logout() -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+
+def _local(target: str) -> str:
+    """Only a path on this server is a place to go after logging in (no open redirect)."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
 
 
 def _errors(app: FastAPI) -> None:
@@ -194,8 +250,10 @@ def _pages(app: FastAPI) -> None:
         if q:
             with db.read() as conn:
                 results = match_store.search_matches(conn, topic=slug, search=q, limit=50)
+        token = request.app.state.settings.api_token
+        atom_url = f"/topics/{slug}.atom" + (f"?key={atom_key(token, slug)}" if token and request.app.state.settings.api_protect_reads else "")
         return render(request, "topic.html", topic=topic, count=count, summary=summary, stories=stories, q=q or "",
-                      results=results, since=since_at)
+                      results=results, since=since_at, atom_url=atom_url)
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search(request: Request, q: str = "", topic: str = "") -> HTMLResponse:

@@ -1,20 +1,17 @@
-"""Bearer-token checks: writes need FOLLOWUP_API_TOKEN when it is set; reads too with
-FOLLOWUP_API_PROTECT_READS. No token set (the default, on localhost): open."""
+"""Bearer-token checks inside the routes (the middleware in security.py applies the same policy to
+every route first): writes need FOLLOWUP_API_TOKEN when it is set; reads too with
+FOLLOWUP_API_PROTECT_READS. A browser that logged in at /login carries a cookie derived from the token."""
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import HTTPException, Request
+
+from .security import is_authorized
 
 
 def _check(request: Request) -> None:
     token = request.app.state.settings.api_token
-    if not token:
-        return
-    given = request.headers.get("authorization", "")
-    scheme, _, value = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+    if not is_authorized(token, request.headers.get("authorization", ""), request.headers.get("cookie", "")):
         raise HTTPException(401, "This needs the API token: send the header Authorization: Bearer <FOLLOWUP_API_TOKEN>",
                             headers={"WWW-Authenticate": "Bearer"})
 

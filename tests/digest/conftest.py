@@ -67,7 +67,7 @@ def seeded(settings, folder, now=None) -> Database:
 @pytest.fixture
 def digest_db(db_url, tmp_path):
     """(Database, Settings) with the seeds loaded and the feeds above ingested."""
-    settings = Settings(database_url=db_url, public_url="http://127.0.0.1:8080", allow_private_hosts=True,
+    settings = Settings(database_url=db_url, public_url="http://127.0.0.1:8080", allow_private_hosts=True, data_dir=tmp_path,
                         webhook_timeout_seconds=1.0)
     db = seeded(settings, tmp_path)
     yield db, settings

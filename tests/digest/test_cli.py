@@ -21,7 +21,7 @@ def test_subscriptions_add_list_pause_remove(cli, db_url, tmp_path):
     assert added.exit_code == 0, added.stderr
     assert "Subscription 1: email to me@example.org, topics gsomia, forced-labor, daily at 07:00 Asia/Seoul" in added.stdout
     assert "+09:00" in added.stdout  # the next send, in the subscriber's zone
-    assert cli("subscriptions", "add", "--dir", str(tmp_path / "out"), *dbarg).exit_code == 0
+    assert cli("subscriptions", "add", "--dir", "out", *dbarg).exit_code == 0
     listed = json.loads(cli("subscriptions", "list", "--format", "json", *dbarg).stdout)
     assert [(s["id"], s["channel"], s["topics"]) for s in listed] == [(1, "email", ["gsomia", "forced-labor"]),
                                                                      (2, "dir", "all")]
@@ -62,8 +62,8 @@ def test_digest_prints_without_sending_and_send_records_once(cli, db_url, tmp_pa
     assert "South Korea announces plan to compensate Japan forced labor victims" in text.stdout
     for fmt, marker in (("markdown", "# Followup digest"), ("html", "<!DOCTYPE html>"), ("json", '"sections"')):
         assert marker in cli("digest", *window, "--format", fmt, *dbarg).stdout
-    out = tmp_path / "out"
-    cli("subscriptions", "add", "--dir", str(out), "--topics", "forced-labor", *dbarg)
+    out = tmp_path / "data" / "out"  # a relative folder is inside FOLLOWUP_DATA_DIR (default ./data)
+    cli("subscriptions", "add", "--dir", "out", "--topics", "forced-labor", *dbarg)
     assert json.loads(cli("subscriptions", "list", "--format", "json", *dbarg).stdout)[0]["last_status"] is None
     sent = cli("digest", "--subscription", "1", "--send", *dbarg)
     assert sent.exit_code == 0 and "Sent subscription 1's digest" in sent.stdout, sent.stderr

@@ -133,7 +133,7 @@ def test_a_failing_webhook_run_is_retried_with_backoff_then_sent(digest_db, webh
     svc = DigestService(db, settings, owner="t")
     import service.digest.deliver as deliver_mod
 
-    svc.deliverer = lambda s, d, ch, tgt, sid: deliver_mod.post_webhook(s, d, tgt, backoff=0.01)
+    svc.deliverer = lambda s, d, ch, tgt, sid, on_accepted=None: deliver_mod.post_webhook(s, d, tgt, backoff=0.01)
     (first,) = svc.tick(NOW)
     assert first.status == "failed" and "HTTP 500" in first.detail
     assert svc.tick(NOW) == []  # waiting for its backoff (1 minute)

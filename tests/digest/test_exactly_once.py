@@ -24,10 +24,10 @@ class Counting:
         self.sent = []
         self.lock = threading.Lock()
 
-    def __call__(self, settings, digest, channel, target, sub_id):
+    def __call__(self, settings, digest, channel, target, sub_id, on_accepted=None):
         with self.lock:
             self.sent.append((sub_id, digest.period, digest.window_start, digest.window_end))
-        return deliver(settings, digest, channel, target, sub_id)
+        return deliver(settings, digest, channel, target, sub_id, on_accepted=on_accepted)
 
 
 def test_two_schedulers_at_the_same_instant_send_once(digest_db, tmp_path):

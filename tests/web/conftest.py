@@ -13,7 +13,7 @@ from ..digest.conftest import seeded
 
 @pytest.fixture
 def web_db(db_url, tmp_path):
-    settings = Settings(database_url=db_url, allow_private_hosts=True, fetch_timeout_seconds=3.0)
+    settings = Settings(database_url=db_url, allow_private_hosts=True, fetch_timeout_seconds=3.0, allowed_hosts="testserver")
     db = seeded(settings, tmp_path)
     yield db, settings
     db.dispose()

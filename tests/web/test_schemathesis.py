@@ -22,7 +22,7 @@ def api_app(tmp_path_factory, sqlite_template):
     shutil.copy(sqlite_template, folder / "followup.db")
     url = f"sqlite:///{folder / 'followup.db'}"
     # No private hosts: generated feed URLs are refused by the SSRF guard instead of being fetched.
-    app_settings = Settings(database_url=url, fetch_timeout_seconds=2.0, data_dir=folder / "data")
+    app_settings = Settings(database_url=url, fetch_timeout_seconds=2.0, data_dir=folder / "data", allowed_hosts="testserver")
     db = seeded(app_settings, folder)
     app = create_app(app_settings, db)
     app.state.calls = []
