@@ -25,6 +25,14 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _FUTURE_TOLERANCE = timedelta(days=1)
 _WS = re.compile(r"\s+")
 _URL_LIKE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+# Characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF): stored
+# once from a feed, one U+0001 made every Atom feed and digest page with that entry invalid.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(value: str | None) -> str | None:
+    """The text without XML-illegal characters (None stays None)."""
+    return _XML_ILLEGAL.sub("", value) if value else value
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,7 @@ def canonical_url(url: str | None) -> str | None:
     """Lower-case scheme and host, drop default ports, fragments and tracking parameters."""
     if not url:
         return None
-    url = url.strip()
+    url = xml_safe(url).strip()
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -95,6 +103,7 @@ def plain_text(value: str | None) -> str:
     """HTML -> one line of plain text: tags stripped, entities decoded, whitespace folded."""
     if not value:
         return ""
+    value = xml_safe(value)
     if "<" in value:
         extractor = _TextExtractor()
         try:
@@ -141,7 +150,7 @@ def normalize_entry(entry: ParsedEntry, feed: ParsedFeed, feed_url: str, fetched
     language = (entry.language or feed.language or None)
     return NormalizedEntry(
         identity=entry_identity(entry.guid, entry.link, title, summary, feed_url),
-        guid=entry.guid,
+        guid=xml_safe(entry.guid),
         url=url,
         title=title,
         summary=summary,

@@ -146,10 +146,14 @@ def _describe_bozo(exc) -> str:  # noqa: ANN001
 
 
 def _looks_like_json(body: bytes, content_type: str | None) -> bool:
+    """The body decides, the header only breaks a tie: servers label RSS application/json and JSON
+    text/plain."""
     head = body[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if content_type and "json" in content_type.lower():
+    if head.startswith(b"{"):
         return True
-    return head.startswith(b"{")
+    if head.startswith(b"<"):
+        return False
+    return bool(content_type and "json" in content_type.lower())
 
 
 def _json_date(value) -> datetime | None:  # noqa: ANN001
@@ -157,9 +161,18 @@ def _json_date(value) -> datetime | None:  # noqa: ANN001
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # 0001-01-01T00:00:00+01:00 is before datetime.min in UTC
         return None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+def _text(value) -> str | None:  # noqa: ANN001
+    """A JSON value that should be a string: numbers become text, objects and lists are dropped."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
 
 
 def parse_json_feed(body: bytes) -> ParsedFeed:
@@ -173,22 +186,23 @@ def parse_json_feed(body: bytes) -> ParsedFeed:
         raise ParseError("Not a JSON Feed: no list of items")
     version = str(data.get("version", ""))
     warning = None if "jsonfeed.org" in version else "the document does not declare a JSON Feed version"
-    language = data.get("language") if isinstance(data.get("language"), str) else None
+    language = _text(data.get("language"))
     entries = []
     for item in data["items"]:
         if not isinstance(item, dict):
             continue
-        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
-        author = next((a.get("name") for a in authors if isinstance(a, dict) and a.get("name")), None)
-        guid = item.get("id")
+        authors = item.get("authors") if isinstance(item.get("authors"), list) else []
+        authors = authors or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        author = next((_text(a.get("name")) for a in authors if isinstance(a, dict) and _text(a.get("name"))), None)
+        guid = _text(item.get("id"))
         entries.append(ParsedEntry(
-            guid=str(guid) if guid not in (None, "") else None,
-            link=item.get("url") or item.get("external_url") or None,
+            guid=guid or None,
+            link=_text(item.get("url")) or _text(item.get("external_url")) or None,
             title=_first_text(item.get("title")),
             summary=_first_text(item.get("summary"), item.get("content_text"), item.get("content_html")),
             author=author,
             published=_json_date(item.get("date_published")) or _json_date(item.get("date_modified")),
-            language=item.get("language") if isinstance(item.get("language"), str) else language,
+            language=_text(item.get("language")) or language,
         ))
-    return ParsedFeed(title=data.get("title") or None, site_url=data.get("home_page_url") or None,
+    return ParsedFeed(title=_text(data.get("title")) or None, site_url=_text(data.get("home_page_url")) or None,
                       language=language, ttl_minutes=None, entries=entries, warning=warning)

@@ -89,6 +89,26 @@ class _Stored:
         return self.row
 
 
+def _new_story_stats(items, placements, new_keys) -> list[dict]:  # noqa: ANN001
+    """Statistics of the stories a plan starts, from its own items (all from one outlet): what
+    refresh_stories would compute, without the GROUP BY over the entries just written."""
+    stats: dict = {}
+    for item, placement in zip(items, placements):
+        if not isinstance(placement.story, tuple):
+            continue
+        e = item.entry
+        s = stats.get(placement.story)
+        if s is None:
+            stats[placement.story] = dict(headline=e.title, headline_entry_id=item.id, first_seen=e.published_at,
+                                          last_seen=e.published_at, entry_count=1, source_count=1)
+            continue
+        s["entry_count"] += 1
+        if (e.published_at, item.id) < (s["first_seen"], s["headline_entry_id"]):
+            s.update(headline=e.title, headline_entry_id=item.id, first_seen=e.published_at)
+        s["last_seen"] = max(s["last_seen"], e.published_at)
+    return [stats[k] for k in new_keys]
+
+
 class _LeaseLost(Exception):
     """Our lease on a feed expired and another worker claimed it."""
 
@@ -158,7 +178,7 @@ class Pipeline:
                     for result in matcher.match(doc):
                         new_matches.append(match_store.NewMatch(result.topic_id, item.id, result.score, result.terms))
                 added = match_store.insert_matches(conn, new_matches, now)
-                placed = self._place_in_stories(conn, [s for s in stored if s.status == "new"], now)
+                placed = self._place_in_stories(conn, [s for s in stored if s.status == "new"], now, source=source or "")
         except _LeaseLost:
             return FeedOutcome(feed.id, feed.url, "lease_lost", message="Another worker took this feed over")
         self._after_commit(placed)
@@ -186,8 +206,10 @@ class Pipeline:
         self._synced_id = max(self._synced_id, top)
         self._local_ids.clear()
 
-    def _place_in_stories(self, conn, new_items, now: datetime):  # noqa: ANN001, ANN202
-        """Plan story placements for new entries and write them; the index is updated after commit."""
+    def _place_in_stories(self, conn, new_items, now: datetime, source: str | None = None):  # noqa: ANN001, ANN202
+        """Plan story placements for new entries and write them; the index is updated after commit.
+        `source`: the one outlet all `new_items` come from (one feed document), when known: the new stories'
+        statistics are then computed here instead of re-read from the database."""
         if self.stories is None or not new_items:
             return None
         self._sync_index(conn, now)
@@ -195,11 +217,13 @@ class Pipeline:
                       for s in new_items]
         placements = self.stories.plan(candidates)
         new_keys = sorted({p.story for p in placements if isinstance(p.story, tuple)}, key=lambda k: k[1])
-        ids = story_store.create_stories(conn, len(new_keys), now)
+        stats = _new_story_stats(new_items, placements, new_keys) if source is not None else None
+        ids = story_store.create_stories(conn, len(new_keys), now, stats)
         new_ids = dict(zip(new_keys, ids))
         story_ids = [new_ids.get(p.story, p.story) for p in placements]
         story_store.assign_entries(conn, [(s.id, sid) for s, sid in zip(new_items, story_ids)])
-        story_store.refresh_stories(conn, story_ids)
+        story_store.refresh_stories(conn, story_ids if stats is None else
+                                    [sid for p, sid in zip(placements, story_ids) if not isinstance(p.story, tuple)])
         return candidates, placements, new_ids, [s.id for s in new_items], set(story_ids)
 
     def _after_commit(self, placed) -> None:  # noqa: ANN001
@@ -376,11 +400,18 @@ class Pipeline:
         with self.db.write() as conn:
             feed = feed_store.add_feed(conn, url, kind="file", exist_ok=True, now=now)
         try:
+            size = path.stat().st_size
+            if size > self.settings.max_body_bytes:  # the same cap as a fetched feed (one 50 MB item: 1.7 GB)
+                return self.record_error(
+                    feed, f"The file is larger than the {self.settings.max_body_bytes // (1024 * 1024) or 1} MB limit "
+                          "(FOLLOWUP_MAX_BODY_BYTES)", now=now, owner=None, status_label="too_large")
             body = path.read_bytes()
         except OSError as exc:
             return self.record_error(feed, f"Could not read the file: {exc.strerror or exc}", now=now, owner=None,
                                      status_label="read_error")
-        content_type = "application/feed+json" if path.suffix.lower() == ".json" else None
+        # A file has no Content-Type header; feedparser then flagged every one "no Content-type specified".
+        # XML's own declaration says the encoding, as it does for application/xml over HTTP.
+        content_type = "application/feed+json" if path.suffix.lower() == ".json" else "application/xml"
         body_hash = hashlib.sha256(body).hexdigest()
         if body_hash == feed.body_hash:
             with self.db.write() as conn:

@@ -166,8 +166,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, match_id = raw.rsplit("|", 1)
-        return datetime.fromisoformat(stamp), int(match_id)
-    except (ValueError, UnicodeDecodeError) as exc:
+        when, number = datetime.fromisoformat(stamp), int(match_id)
+        if when.tzinfo is None or not 0 < number < 2**63:  # ours always carry a zone and a row id
+            raise ValueError("not ours")
+        return when, number
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise InvalidInputError("The cursor is not one this server handed out") from exc
 
 

@@ -17,12 +17,22 @@ topics = Topic.__table__
 feeds = Feed.__table__
 
 
-def create_stories(conn: Connection, count: int, now: datetime) -> list[int]:
-    """New empty stories (their statistics are filled by refresh_stories)."""
+def create_stories(conn: Connection, count: int, now: datetime, stats: list[dict] | None = None) -> list[int]:
+    """New stories: empty (statistics filled by refresh_stories), or with `stats` already known (one dict
+    of headline, headline_entry_id, first_seen, last_seen, entry_count, source_count per story)."""
     if count <= 0:
         return []
-    rows = [dict(headline="", first_seen=now, last_seen=now, entry_count=0, source_count=0, created_at=now)
-            for _ in range(count)]
+    rows = stats or [dict(headline="", first_seen=now, last_seen=now, entry_count=0, source_count=0)
+                     for _ in range(count)]
+    rows = [dict(r, created_at=now) for r in rows]
+    if conn.dialect.name == "sqlite":
+        # One writer holds SQLite's lock for the whole transaction, so the next ids are ours to number:
+        # a plain executemany, without RETURNING's per-row round trip (a third of story creation's time
+        # on a 100,000-item file, bench/cluster_scale.py).
+        first = (conn.execute(select(func.max(stories.c.id))).scalar() or 0) + 1
+        ids = list(range(first, first + len(rows)))
+        conn.execute(insert(stories), [dict(r, id=i) for r, i in zip(rows, ids)])
+        return ids
     return [r[0] for r in conn.execute(insert(stories).returning(stories.c.id, sort_by_parameter_order=True), rows)]
 
 

@@ -73,6 +73,15 @@ FUNCTION_ZIPF = 6.0
 _ZIPF: dict[str, float] = {}  # term -> the lowest Zipf frequency of the surface words it came from
 
 
+# A word shared by more live stories than this names no event (the postings of "police" or a stock phrase of
+# one outlet's headlines): it is skipped, which also keeps each placement O(terms), not O(stories) — the
+# red-team pass fed 100,000 near-identical titles and the walk over such postings made ingest quadratic.
+MAX_TERM_STORIES = 50
+# A story keeps the set of its words used by at least this share of its entries (exact, updated on each
+# absorb): its core and dominant term are read from it instead of a scan of every word it ever held
+# (quadratic for a story of many entries with a unique word each).
+FREQUENT_SHARE = min(CORE_SHARE, MERGE_SHARE)
+
 # A word in more than this share of all recent entries is a function word of some language that has no
 # list below (or a term too broad to tell events apart): it never ties entries into one story.
 COMMON_SHARE = 0.10
@@ -96,6 +105,7 @@ def stopwords(language: str | None) -> frozenset[str]:
     return frozenset(words_)
 
 
+@lru_cache(maxsize=262_144)
 def stem(word: str) -> str:
     """Light suffix stripping so "bankrupt"/"bankruptcy", "sterilisation"/"sterilization" meet, and
     British -our spellings ("labour", "honour") meet American ones."""
@@ -126,6 +136,15 @@ _COMPASS = {"north": "north", "south": "south", "east": "east", "west": "west", 
 @lru_cache(maxsize=200_000)
 def zipf(word: str, language: str) -> float:
     """How common a word is in everyday `language` (Zipf scale: 7 = "the", 0 = unknown), from wordfreq."""
+    if word.isdigit() and len(word) > 1 and len(word) != 4:
+        # wordfreq rates a number by its first digit and length only (Benford; 4 digits as years): one
+        # lookup per shape, not per number (a feed of 100,000 numbered headlines paid 100,000 lookups).
+        word = word[0] + "0" * (len(word) - 1)
+    return _zipf(word, language)
+
+
+@lru_cache(maxsize=200_000)
+def _zipf(word: str, language: str) -> float:
     try:
         return zipf_frequency(word, language)
     except (LookupError, ValueError):  # a language wordfreq does not know
@@ -168,21 +187,44 @@ def terms(title: str, summary: str = "", language: str | None = None) -> frozens
     return frozenset(found)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Story:
     docs: int = 0
-    term_docs: Counter = field(default_factory=Counter)
+    term_docs: dict = field(default_factory=dict)  # word -> entries using it (a plain dict: Counter's
+    # construction and update were measurable per story on a 100k-item ingest)
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     titles: set[str] = field(default_factory=set)
     urls: set[str] = field(default_factory=set)
+    frequent: set[str] = field(default_factory=set)  # words in >= FREQUENT_SHARE of the entries
 
     def absorb(self, item_terms: set[str], when: datetime) -> None:
         """Count one more entry: its words and its time."""
         self.docs += 1
-        self.term_docs.update(item_terms)
+        counts = self.term_docs
+        for t in item_terms:  # (Counter.update's type checks were a tenth of a 100k-item ingest)
+            counts[t] = counts.get(t, 0) + 1
         self.first_seen = min(self.first_seen or when, when)
         self.last_seen = max(self.last_seen or when, when)
+        # Only this entry's words can have risen to the threshold (it only rises for the others): the set
+        # is a superset of the frequent words, pruned when it grows; readers check the counts.
+        need = FREQUENT_SHARE * self.docs
+        frequent = self.frequent
+        for t in item_terms:
+            if counts[t] >= need:
+                frequent.add(t)
+        if len(frequent) > 64:
+            self.frequent = {t for t in frequent if counts[t] >= need}
+
+    def refresh_frequent(self) -> None:
+        need = FREQUENT_SHARE * self.docs
+        self.frequent = {t for t, c in self.term_docs.items() if c >= need}
+
+
+class Plan(list):
+    """plan()'s placements, holding the staged stories so commit() can adopt them as they are."""
+
+    staged: "_Staged | None" = None
 
 
 class _Staged(dict):
@@ -193,6 +235,8 @@ class _Staged(dict):
         self.postings: dict[str, set] = defaultdict(set)
         self.by_url: dict[str, object] = {}
         self.by_title: dict[str, object] = {}
+        self.df: Counter = Counter()  # word counts of the plan's items, so a big batch learns idf as it goes
+        self.n_docs = 0
 
 
 @dataclass(frozen=True)
@@ -211,6 +255,8 @@ class Placement:
     story: object  # an existing story id, or ("new", n) for the n-th story this plan starts
     score: float
     reason: str  # "url" | "title" | "similar" | "new"
+    terms: frozenset = field(default=frozenset(), compare=False, repr=False)  # the item's words, for commit()
+    title_key: str | None = field(default=None, compare=False, repr=False)
 
 
 class StoryIndex:
@@ -241,7 +287,9 @@ class StoryIndex:
     def __len__(self) -> int:
         return len(self.stories)
 
-    def _idf(self, term: str) -> float:
+    def _idf(self, term: str, staged: "_Staged | None" = None) -> float:
+        if staged is not None and staged.n_docs:
+            return math.log((self.n_docs + staged.n_docs + 1) / (self.df.get(term, 0) + staged.df.get(term, 0) + 1)) + 1.0
         return math.log((self.n_docs + 1) / (self.df.get(term, 0) + 1)) + 1.0
 
     def _live(self, story: _Story | None, when: datetime) -> bool:
@@ -250,63 +298,89 @@ class StoryIndex:
 
     def _scores(self, item_terms: set[str], when: datetime, staged: dict) -> dict:
         """score(S) for every live story sharing a signature term with the item, in one postings pass."""
-        weights = {t: self._idf(t) for t in item_terms}
-        total = sum(weights.values()) or 1.0
-        if self.n_docs >= 1000:  # too common to tell events apart (see COMMON_SHARE)
-            weights = {t: w for t, w in weights.items() if self.df.get(t, 0) <= COMMON_SHARE * self.n_docs}
-        acc: dict = defaultdict(float)
-        evidence: dict = defaultdict(int)
+        staged_df = getattr(staged, "df", {})
+        staged_postings = getattr(staged, "postings", {})
+        staged_n = getattr(staged, "n_docs", 0)
+        n_docs = self.n_docs + staged_n
+        log_n = math.log(n_docs + 1)
+        common = COMMON_SHARE * n_docs if n_docs >= 1000 else None  # too common to tell events apart
+        df, postings = self.df, self._postings
+        total = 0.0
+        weights = []
+        for t in item_terms:
+            d = df.get(t, 0) + staged_df.get(t, 0)
+            w = log_n - math.log(d + 1) + 1.0  # idf (see _idf)
+            total += w
+            if common is not None and d > common:
+                continue
+            committed, local = postings.get(t, ()), staged_postings.get(t, ())
+            if len(committed) + len(local) <= MAX_TERM_STORIES:
+                weights.append((t, w, committed, local))
+        total = total or 1.0
+        hits: dict = {}  # key -> [story, Σ w·share, evidence, rarest Zipf, core Σ w·share]
         alive: dict = {}
-        core_hit: dict = defaultdict(float)
-        rarest: dict = {}  # the lowest everyday frequency (Zipf) among the shared words
-
-        def credit(key: object, story: _Story, t: str, w: float) -> None:
-            share = story.term_docs[t] / (story.docs + 1)
-            if share >= self.signature_share:
-                acc[key] += w * share
-                evidence[key] += 1
-                rarest[key] = min(rarest.get(key, 9.0), _ZIPF.get(t, 0.0))
-                if share >= self.core_share:
-                    core_hit[key] += w * share
-
-        for t, w in weights.items():
-            for key in self._postings.get(t, ()):
-                if key in staged:
-                    continue
-                ok = alive.get(key)
-                if ok is None:
-                    ok = alive[key] = self._live(self.stories.get(key), when)
-                if ok:
-                    credit(key, self.stories[key], t, w)
-        for t, w in weights.items():
-            for key in staged.postings.get(t, ()):
-                if self._live(staged[key], when):  # a batch (one feed file) can span weeks
-                    credit(key, staged[key], t, w)
+        signature, core = self.signature_share, self.core_share
+        for t, w, committed, local in weights:
+            for source, keys in ((None, committed), (staged, local)):
+                for key in keys:
+                    if source is None:
+                        if key in staged:
+                            continue
+                        ok = alive.get(key)
+                        if ok is None:
+                            ok = alive[key] = self._live(self.stories.get(key), when)
+                        if not ok:
+                            continue
+                        story = self.stories[key]
+                    else:
+                        story = staged[key]
+                        if not self._live(story, when):  # a batch (one feed file) can span weeks
+                            continue
+                    share = story.term_docs[t] / (story.docs + 1)
+                    if share < signature:
+                        continue
+                    hit = hits.get(key)
+                    if hit is None:
+                        hit = hits[key] = [story, 0.0, 0, 9.0, 0.0]
+                    hit[1] += w * share
+                    hit[2] += 1
+                    z = _ZIPF.get(t, 0.0)
+                    if z < hit[3]:
+                        hit[3] = z
+                    if share >= core:
+                        hit[4] += w * share
         out = {}
-        for key, value in acc.items():
-            if value / total < self.threshold:
+        for key, (story, value, evidence, rarest, core_hit) in hits.items():
+            score = value / total
+            if score < self.threshold:
                 continue
-            story = staged.get(key) or self.stories[key]
-            if evidence[key] < self.min_evidence and rarest.get(key, 9.0) >= self.rare_zipf:
+            if evidence < self.min_evidence and rarest >= self.rare_zipf:
                 continue  # one shared word joins only if it is a rare one ("Sbarro", not "man" or "Korea")
-            if story.docs >= self.young_docs and core_hit[key] < self.core_cover * self._core_mass(story):
+            if story.docs < self.young_docs:
+                if evidence < self.min_evidence or score < self.young_threshold:
+                    continue  # a young story has no reliable signature yet: ask for more than one shared word
+            elif core_hit < self.core_cover * self._core_mass(story, staged):
                 continue
-            if story.docs < self.young_docs and (evidence[key] < self.min_evidence or value / total < self.young_threshold):
-                continue  # a young story has no reliable signature yet: ask for more than one shared word
-            out[key] = value / total
+            out[key] = score
         return out
 
-    def _core_mass(self, story: _Story) -> float:
+    def _core_mass(self, story: _Story, staged: "_Staged | None" = None) -> float:
         """Σ idf·share over the story's core words (those in at least CORE_SHARE of its entries)."""
         need = self.core_share * (story.docs + 1)
-        common = COMMON_SHARE * self.n_docs if self.n_docs >= 1000 else None
-        return sum(self._idf(t) * c / (story.docs + 1) for t, c in story.term_docs.items()
-                   if c >= need and (common is None or self.df.get(t, 0) <= common))
+        staged_df = getattr(staged, "df", {})
+        n_docs = self.n_docs + getattr(staged, "n_docs", 0)
+        common = COMMON_SHARE * n_docs if n_docs >= 1000 else None
+        mass = 0.0
+        for t in story.frequent:
+            c = story.term_docs[t]
+            if c >= need and (common is None or self.df.get(t, 0) + staged_df.get(t, 0) <= common):
+                mass += self._idf(t, staged) * c / (story.docs + 1)
+        return mass
 
     # -- planning -------------------------------------------------------------------------------
     def plan(self, items: list[Candidate]) -> list[Placement]:
         """Where each item goes; items of one batch may join each other's new stories."""
-        placements: list[Placement] = []
+        placements = Plan()
         staged = _Staged()
         new_count = 0
         for item in items:
@@ -314,18 +388,19 @@ class StoryIndex:
             exact = self._exact(item, title_key, staged)
             item_terms = terms(item.title, item.summary, item.language)
             if exact is not None:
-                placement = Placement(exact[0], 1.0, exact[1])
+                placement = Placement(exact[0], 1.0, exact[1], item_terms, title_key)
             else:
                 scores = self._scores(item_terms, item.published_at, staged)
                 best = max(scores, key=lambda k: (scores[k], str(k)), default=None)
                 best_score = scores.get(best, 0.0)
                 if best is not None and best_score >= self.threshold:
-                    placement = Placement(best, round(best_score, 4), "similar")
+                    placement = Placement(best, round(best_score, 4), "similar", item_terms, title_key)
                 else:
-                    placement = Placement(("new", new_count), 1.0, "new")
+                    placement = Placement(("new", new_count), 1.0, "new", item_terms, title_key)
                     new_count += 1
             placements.append(placement)
             self._stage(staged, placement.story, item, item_terms, title_key)
+        placements.staged = staged
         return placements
 
     def _exact(self, item: Candidate, title_key: str, staged: "_Staged") -> tuple[object, str] | None:
@@ -344,13 +419,17 @@ class StoryIndex:
         """Record a placement inside a plan (a copy of the story: the index itself is untouched)."""
         if key not in staged:
             base = self.stories.get(key)
-            staged[key] = _Story(base.docs, Counter(base.term_docs), base.first_seen, base.last_seen) if base else _Story()
+            staged[key] = _Story(base.docs, dict(base.term_docs), base.first_seen, base.last_seen,
+                                 frequent=set(base.frequent)) if base else _Story()
             if base:
                 for t in base.term_docs:
                     staged.postings[t].add(key)
         staged[key].absorb(item_terms, item.published_at)
+        df, postings = staged.df, staged.postings
         for t in item_terms:
-            staged.postings[t].add(key)
+            df[t] = df.get(t, 0) + 1
+            postings[t].add(key)
+        staged.n_docs += 1
         if title_key:
             staged.by_title[title_key] = key
         if item.url:
@@ -358,22 +437,67 @@ class StoryIndex:
 
     # -- applying -------------------------------------------------------------------------------
     def commit(self, items: list[Candidate], placements: list[Placement], new_ids: dict[object, object]) -> None:
-        """Apply a plan the database stored; `new_ids` maps each ("new", n) key to its story id."""
-        for item, placement in zip(items, placements):
-            self.add(new_ids.get(placement.story, placement.story), item)
+        """Apply a plan the database stored; `new_ids` maps each ("new", n) key to its story id.
 
-    def add(self, key: object, item: Candidate) -> None:
+        The plan's staged stories already hold every count the items add (the plan was made against
+        this index, and one process applies its plans one at a time): they replace the stories they
+        copied instead of the items being counted a second time."""
+        staged = getattr(placements, "staged", None)
+        if staged is not None and not getattr(staged, "adopted", False):
+            staged.adopted = True
+            self._adopt(staged, items, placements, new_ids)
+            return
+        for item, placement in zip(items, placements):
+            self.add(new_ids.get(placement.story, placement.story), item, placement.terms or None, placement.title_key)
+
+    def _adopt(self, staged: "_Staged", items: list[Candidate], placements: list[Placement],
+               new_ids: dict[object, object]) -> None:
+        final = {key: new_ids.get(key, key) for key in staged}
+        for key, story in staged.items():
+            base = self.stories.get(final[key])
+            if base is not None:
+                story.titles, story.urls = base.titles, base.urls
+            self.stories[final[key]] = story
+        for t, keys in staged.postings.items():
+            posting = self._postings[t]
+            for key in keys:
+                posting.add(final[key])
+        df = self.df
+        for t, c in staged.df.items():
+            df[t] = df.get(t, 0) + c
+        before = self.n_docs
+        self.n_docs += staged.n_docs
+        for item, placement in zip(items, placements):
+            key = final[placement.story]
+            story = self.stories[key]
+            title_key = placement.title_key if placement.title_key is not None else normalized_title(item.title)
+            if title_key:
+                story.titles.add(title_key)
+                self._by_title[title_key] = key
+            if item.url:
+                story.urls.add(item.url)
+                self._by_url[item.url] = key
+            self._latest = max(self._latest or item.published_at, item.published_at)
+        if self.n_docs // EXPIRE_EVERY > before // EXPIRE_EVERY:
+            self.expire(self._latest)
+
+    def add(self, key: object, item: Candidate, item_terms: frozenset | None = None,
+            title_key: str | None = None) -> None:
         """Put an entry into a story (also how the index is warmed from stored entries on start)."""
         story = self.stories.get(key)
         if story is None:
             story = self.stories[key] = _Story()
-        item_terms = terms(item.title, item.summary, item.language)
-        self.df.update(item_terms)
+        if item_terms is None:
+            item_terms = terms(item.title, item.summary, item.language)
+        df = self.df
+        for t in item_terms:
+            df[t] = df.get(t, 0) + 1
         self.n_docs += 1
         story.absorb(item_terms, item.published_at)
         for t in item_terms:
             self._postings[t].add(key)
-        title_key = normalized_title(item.title)
+        if title_key is None:
+            title_key = normalized_title(item.title)
         if title_key:
             story.titles.add(title_key)
             self._by_title[title_key] = key
@@ -399,7 +523,7 @@ class StoryIndex:
                 other = self.stories.get(other_key)
                 if other_key == key or other_key in gone or other is None or other.docs < 2:
                     continue
-                if not self._live(other, now) or other.term_docs[top] / other.docs < self.merge_share:
+                if not self._live(other, now) or other.term_docs.get(top, 0) / other.docs < self.merge_share:
                     continue
                 first = min(filter(None, (story.first_seen, other.first_seen)))
                 if max(filter(None, (story.last_seen, other.last_seen))) - first > self.max_age:
@@ -414,7 +538,7 @@ class StoryIndex:
     def _dominant(self, story: _Story) -> str | None:
         """The story's most telling term (entries x idf), if at least merge_share of its entries use it."""
         need = self.merge_share * story.docs
-        frequent = [(t, c) for t, c in story.term_docs.items() if c >= need]  # cheap filter before any idf
+        frequent = [(t, story.term_docs[t]) for t in story.frequent if story.term_docs[t] >= need]
         if not frequent:
             return None
         return max(frequent, key=lambda tc: (tc[1] * self._idf(tc[0]), tc[0]))[0]
@@ -426,7 +550,10 @@ class StoryIndex:
         if s is None or target is None:
             return
         target.docs += s.docs
-        target.term_docs.update(s.term_docs)
+        counts = target.term_docs
+        for t, c in s.term_docs.items():
+            counts[t] = counts.get(t, 0) + c
+        target.refresh_frequent()
         target.last_seen = max(filter(None, (target.last_seen, s.last_seen)))
         target.first_seen = min(filter(None, (target.first_seen, s.first_seen)))
         target.titles |= s.titles

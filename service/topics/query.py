@@ -176,13 +176,15 @@ class _Parser:
         return children[0] if len(children) == 1 else And(tuple(children))
 
     def unary(self, depth: int) -> Node:
-        tok = self.peek()
-        if tok is not None and tok.kind in ("NOT", "MINUS"):
+        # A loop, not recursion: 1,200 chained NOTs hit Python's recursion limit (a 500). NOT NOT a is a.
+        negations = 0
+        while (tok := self.peek()) is not None and tok.kind in ("NOT", "MINUS"):
             self.i += 1
             if self.peek() is None or self.peek().kind in ("OR", "AND", "RPAREN"):
                 raise self.error(f"{tok.value} needs something to exclude", tok)
-            return Not(self.unary(depth))
-        return self.near_expr(depth)
+            negations += 1
+        node = self.near_expr(depth)
+        return Not(node) if negations % 2 else node
 
     def near_expr(self, depth: int) -> Node:
         children = [self.primary(depth, None)]

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import Path as FastPath
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -49,6 +50,8 @@ def settings_of(request: Request) -> Settings:
 
 
 DB = Annotated[Database, Depends(db_of)]
+# A row id: both databases store 64-bit integers; a larger one was an OverflowError (HTTP 500).
+RowId = Annotated[int, FastPath(ge=1, le=2**63 - 1)]
 SettingsDep = Annotated[Settings, Depends(settings_of)]
 
 
@@ -186,7 +189,7 @@ def list_stories(db: DB, topic: str | None = None, since: str | None = "7d", unt
 
 
 @router.get("/stories/{story_id}", summary="One story with its entries")
-def get_story(db: DB, story_id: int) -> dict:
+def get_story(db: DB, story_id: RowId) -> dict:
     with db.read() as conn:
         r = story_store.get_story(conn, story_id)
         members = story_store.story_entries(conn, [r.id]).get(r.id, [])
@@ -234,7 +237,7 @@ def add_feed(db: DB, settings: SettingsDep, body: FeedIn) -> dict:
 
 
 @router.delete("/feeds/{feed_id}", status_code=204, dependencies=Write, summary="Remove a feed (its entries stay)")
-def remove_feed(db: DB, feed_id: int) -> Response:
+def remove_feed(db: DB, feed_id: RowId) -> Response:
     with db.write() as conn:
         feed_store.remove_feed(conn, feed_id)
     return Response(status_code=204)
@@ -291,14 +294,14 @@ def add_subscription(request: Request, db: DB, body: SubscriptionIn) -> dict:
 
 
 @router.patch("/subscriptions/{sub_id}", dependencies=Write, summary="Pause or resume a subscription")
-def patch_subscription(db: DB, sub_id: int, body: SubscriptionPatch) -> dict:
+def patch_subscription(db: DB, sub_id: RowId, body: SubscriptionPatch) -> dict:
     with db.write() as conn:
         row = digest_store.set_paused(conn, sub_id, body.paused)
     return _subscription(row, utcnow())
 
 
 @router.delete("/subscriptions/{sub_id}", status_code=204, dependencies=Write, summary="Delete a subscription")
-def delete_subscription(db: DB, sub_id: int) -> Response:
+def delete_subscription(db: DB, sub_id: RowId) -> Response:
     with db.write() as conn:
         digest_store.remove_subscription(conn, sub_id)
     return Response(status_code=204)

@@ -269,7 +269,7 @@ def _pages(app: FastAPI) -> None:
     def feeds_page(request: Request) -> HTMLResponse:
         with request.app.state.db.read() as conn:
             feeds = feed_store.list_feeds(conn)
-        failing = sum(1 for f in feeds if f.last_error or f.disabled_reason)
+        failing = sum(1 for f in feeds if f.error_count or f.disabled_reason)  # a warning ("read with problems") is not a failure
         return render(request, "feeds.html", feeds=feeds, failing=failing)
 
     @app.get("/subscriptions", response_class=HTMLResponse, include_in_schema=False)

@@ -3,7 +3,9 @@ operation, a bounded number of examples each, and never a 500."""
 
 from __future__ import annotations
 
+import base64
 import shutil
+from urllib.parse import quote
 
 import pytest
 import schemathesis
@@ -63,3 +65,44 @@ def test_no_server_errors(api_schema, api_app):
     calls = api_app.state.calls
     assert len(calls) >= 5 * len(operations) and not [c for c in calls if c[2] >= 500]
     assert {c[2] for c in calls} >= {200, 404, 422}  # valid and invalid inputs both reached the app
+
+
+# Boundary values that generated strings rarely hit: each once in every query and path parameter of
+# every operation (the red-team pass found HTTP 500s with exactly these).
+_NAIVE_CURSOR = base64.urlsafe_b64encode(b"2023-01-01T00:00:00|5").decode().rstrip("=")
+BOUNDARY = ["99999999999999d", "99999999999999999999999", "-1", "0", "0001-01-01", "0001-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-14:00", "1e308", "NaN", "NOT " * 1200 + "x", "(" * 500 + "x", '"' * 3,
+            _NAIVE_CURSOR, "\x01\x08", "x" * 5000, "%00", "..%2F..%2Fetc%2Fpasswd", "\ud800".encode("utf-8", "surrogatepass").decode("latin-1")]
+
+
+def test_boundary_values_never_500(api_app):
+    from fastapi.testclient import TestClient
+
+    client = TestClient(api_app, raise_server_exceptions=False)
+    spec = client.get("/openapi.json").json()
+    tried, errors = 0, []
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            params = [p for p in op.get("parameters", []) if p["in"] in ("query", "path")]
+            for param in params:
+                for value in BOUNDARY:
+                    url = path
+                    query = {}
+                    for p in params:
+                        chosen = value if p is param else ("gsomia" if p["in"] == "path" and "slug" in p["name"] else "1")
+                        if p["in"] == "path":
+                            url = url.replace("{" + p["name"] + "}", quote(chosen, safe=""))
+                        elif p is param:
+                            query[p["name"]] = chosen
+                    body = {"query": value} if method == "post" and "topics/test" in path else None
+                    response = client.request(method.upper(), url, params=query, json=body)
+                    tried += 1
+                    if response.status_code >= 500:
+                        errors.append(f"{method.upper()} {url} {param['name']}={value[:40]!r}: {response.status_code}")
+    for value in BOUNDARY:  # the query language's own entry point
+        response = client.post("/api/topics/test", json={"query": value})
+        tried += 1
+        if response.status_code >= 500:
+            errors.append(f"POST /api/topics/test query={value[:40]!r}: {response.status_code}")
+    assert tried > 200
+    assert not errors, "\n".join(errors)
