@@ -14,6 +14,7 @@ from datetime import datetime
 from functools import wraps
 from typing import Annotated, Any
 
+import sqlalchemy.exc
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -113,6 +114,10 @@ def command(fn: Callable) -> Callable:
             raise typer.Exit(1) from None
         except FollowupError as exc:
             err.print(f"Error: {exc}", markup=False)
+            raise typer.Exit(1) from None
+        except sqlalchemy.exc.DBAPIError as exc:  # a read-only, locked or unreachable database
+            first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            err.print(f"Error: The database could not be used: {first[0] if first else type(exc).__name__}", markup=False)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("Interrupted.")

@@ -110,7 +110,7 @@ def parse_with_feedparser(body: bytes, content_type: str | None = None, url: str
         warning = _describe_bozo(exc)
         if not raw_entries and not result.get("version") and not feed.get("title"):
             raise ParseError(f"Not a readable feed: {warning}")
-    if not raw_entries and not result.get("version") and not feed:
+    if not raw_entries and not result.get("version"):  # e.g. an HTML page: feedparser keeps its text
         raise ParseError("Not a feed: no RSS, Atom, RDF or JSON Feed document found")
 
     feed_language = feed.get("language") or None

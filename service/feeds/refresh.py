@@ -135,6 +135,7 @@ class Pipeline:
         self._synced_id = 0  # entries up to this id are in the in-memory story index
         self._local_ids: set[int] = set()  # entries this process placed since the last sync
         self._latest: datetime | None = None  # newest publication time placed: the window's "now"
+        self._placement_errors: set[str] = set()
 
     def matcher(self) -> Matcher:
         with self.db.read() as conn:
@@ -178,7 +179,7 @@ class Pipeline:
                     for result in matcher.match(doc):
                         new_matches.append(match_store.NewMatch(result.topic_id, item.id, result.score, result.terms))
                 added = match_store.insert_matches(conn, new_matches, now)
-                placed = self._place_in_stories(conn, [s for s in stored if s.status == "new"], now, source=source or "")
+                placed = self._place_safely(conn, [s for s in stored if s.status == "new"], now, source or "")
         except _LeaseLost:
             return FeedOutcome(feed.id, feed.url, "lease_lost", message="Another worker took this feed over")
         self._after_commit(placed)
@@ -226,6 +227,19 @@ class Pipeline:
                                     [sid for p, sid in zip(placements, story_ids) if not isinstance(p.story, tuple)])
         return candidates, placements, new_ids, [s.id for s in new_items], set(story_ids)
 
+    def _place_safely(self, conn, new_items, now: datetime, source: str | None):  # noqa: ANN001, ANN202
+        """Story placement is an optional stage: if it fails, the entries and matches are stored without a
+        story (a later run places them) and the log says so once — it never loses the feed."""
+        try:
+            with conn.begin_nested():
+                return self._place_in_stories(conn, new_items, now, source=source)
+        except Exception as exc:  # noqa: BLE001
+            if type(exc).__name__ not in self._placement_errors:
+                self._placement_errors.add(type(exc).__name__)
+                log.warning("story placement failed; entries stored without a story: %s: %s", type(exc).__name__, exc,
+                            exc_info=True)
+            return None  # plan() changes nothing in the index: it stays as the database has it
+
     def _after_commit(self, placed) -> None:  # noqa: ANN001
         if not placed:
             return
@@ -252,7 +266,9 @@ class Pipeline:
                 rows = story_store.entries_without_story(conn, batch)
                 if not rows:
                     return done
-                placed = self._place_in_stories(conn, [_Stored(r) for r in rows], now)
+                placed = self._place_safely(conn, [_Stored(r) for r in rows], now, None)
+            if placed is None:
+                return done  # placement fails on these: try again on the next run, not in a loop
             self._after_commit(placed)
             done += len(rows)
 

@@ -20,6 +20,7 @@ TF-IDF single-pass at ~9k docs/s on 2 cores, MinHash LSH at ~2.5k and transforme
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter, defaultdict
@@ -28,9 +29,13 @@ from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from wordfreq import tokenize as wordfreq_tokenize
 from wordfreq import zipf_frequency
 
 from ..topics.text import words
+
+log = logging.getLogger("followup.stories")
+logging.getLogger("jieba").setLevel(logging.WARNING)  # it announces its dictionary on every first use
 
 # Words that say nothing about which event a headline reports.
 _STOP = set("""
@@ -149,11 +154,35 @@ def _zipf(word: str, language: str) -> float:
         return zipf_frequency(word, language)
     except (LookupError, ValueError):  # a language wordfreq does not know
         return zipf_frequency(word, "en")
+    except Exception as exc:  # noqa: BLE001 - an optional language tool missing or broken
+        _degraded(language, exc)
+        return 0.0
+
+
+_CJK = {"ja", "zh", "ko"}  # no spaces between words: segmented by MeCab (ja, ko) or jieba (zh), pinned
+_WARNED: set[tuple[str, str]] = set()
+
+
+def _degraded(language: str, exc: Exception) -> None:
+    """Say once per language and problem that story terms for it are degraded (never lose the feed)."""
+    key = (language, type(exc).__name__)
+    if key not in _WARNED:
+        _WARNED.add(key)
+        log.warning("story clustering for language %r is degraded: %s: %s", language, type(exc).__name__, exc)
+
+
+def _tokens(text: str, language: str) -> list[str]:
+    if language in _CJK:
+        try:
+            return [t.casefold() for t in wordfreq_tokenize(text, language)]
+        except Exception as exc:  # noqa: BLE001 - the segmenter missing: words as the regex sees them
+            _degraded(language, exc)
+    return words(text)
 
 
 def _content_words(text: str, stop: frozenset[str], language: str) -> set[str]:
     found: set[str] = set()
-    tokens = words(text)
+    tokens = _tokens(text, language)
     i = 0
     while i < len(tokens):
         w = tokens[i]
@@ -181,9 +210,13 @@ def terms(title: str, summary: str = "", language: str | None = None) -> frozens
     summary's lede only when the headline is too short."""
     stop = stopwords(language)
     code = (language or "en").split("-")[0].split("_")[0].lower()
-    found = _content_words(title or "", stop, code)
-    if len(found) < MIN_TITLE_TERMS and summary:
-        found |= _content_words(" ".join(words(summary)[:30]), stop, code)
+    try:
+        found = _content_words(title or "", stop, code)
+        if len(found) < MIN_TITLE_TERMS and summary:
+            found |= _content_words(" ".join(_tokens(summary, code)[:30]), stop, code)
+    except Exception as exc:  # noqa: BLE001 - one entry placed alone beats a feed lost (issue 12)
+        _degraded(code, exc)
+        return frozenset()
     return frozenset(found)
 
 

@@ -18,9 +18,15 @@ from .compile import TopicSpec, compile_topic
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
+# Slugs that name a page of the web UI under /topics/ (/topics/new is the new-topic form).
+RESERVED_SLUGS = {"new", "test", "edit", "search"}
+
+
 def check_slug(slug: str) -> str:
     if not SLUG.match(slug or ""):
         raise InvalidInputError(f"{slug!r} is not a valid slug: use lower-case letters, digits and dashes (e.g. japan-trade)")
+    if slug in RESERVED_SLUGS:
+        raise InvalidInputError(f"{slug!r} is reserved for a page of the web UI; choose another slug")
     return slug
 
 

@@ -6,12 +6,13 @@ duplicate, 422 a query that does not compile, with `position`), never a 500.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi import Path as FastPath
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from ..config import Settings
@@ -50,6 +51,7 @@ def settings_of(request: Request) -> Settings:
 
 
 DB = Annotated[Database, Depends(db_of)]
+_DISCOVERY = threading.BoundedSemaphore(4)
 # A row id: both databases store 64-bit integers; a larger one was an OverflowError (HTTP 500).
 RowId = Annotated[int, FastPath(ge=1, le=2**63 - 1)]
 SettingsDep = Annotated[Settings, Depends(settings_of)]
@@ -215,12 +217,20 @@ def list_feeds(db: DB) -> list[dict]:
 
 @router.post("/feeds", status_code=201, dependencies=Write,
              summary="Add a feed; given a site page, discover and add the feed it advertises")
-def add_feed(db: DB, settings: SettingsDep, body: FeedIn) -> dict:
+def add_feed(db: DB, settings: SettingsDep, body: FeedIn) -> Any:
     url = check_feed_url(body.url)
     with db.read() as conn:
         if feed_store.get_feed_by_url(conn, url):
             raise AlreadyExistsError(f"The feed {url} is already there")
-    fetched = fetch_once(url, settings)
+    # Each check holds a worker thread for up to the fetch timeout: a few at a time, so 45 parallel adds
+    # of a silent host cannot take every thread and starve the pages and /healthz (issue 12).
+    if not _DISCOVERY.acquire(blocking=False):
+        return JSONResponse({"detail": "Busy checking other feeds; try again in a few seconds"}, status_code=503,
+                            headers={"Retry-After": "5"})
+    try:
+        fetched = fetch_once(url, settings)
+    finally:
+        _DISCOVERY.release()
     if fetched.error:
         raise InvalidInputError(f"Could not fetch {url}: {fetched.error}")
     discovered: list[tuple[str, str | None]] = []
@@ -254,14 +264,20 @@ def export_opml(db: DB) -> PlainTextResponse:
 def import_opml(db: DB, body: Annotated[str, Body(media_type="text/x-opml", max_length=5_000_000)]) -> dict:
     outlines = parse_opml(body.encode())
     added = skipped = 0
+    invalid: list[str] = []
     with db.write() as conn:
         for o in outlines:
-            if feed_store.get_feed_by_url(conn, o.url):
+            try:  # the same rule as adding one feed: http(s) only (no file:, javascript: or junk)
+                url = check_feed_url(o.url)
+            except InvalidInputError:
+                invalid.append(o.url[:200])
+                continue
+            if feed_store.get_feed_by_url(conn, url):
                 skipped += 1
             else:
-                feed_store.add_feed(conn, o.url, o.title)
+                feed_store.add_feed(conn, url, o.title)
                 added += 1
-    return dict(added=added, already_there=skipped)
+    return dict(added=added, already_there=skipped, invalid=len(invalid), invalid_urls=invalid[:20])
 
 
 # -- subscriptions and digests -------------------------------------------------------------------

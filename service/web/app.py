@@ -148,7 +148,7 @@ def _plain(errors: list) -> list:
 
 def _system_routes(app: FastAPI) -> None:
     @app.get("/healthz", tags=["system"], summary="Database reachable, scheduler alive, last poll time")
-    def healthz(request: Request) -> JSONResponse:
+    async def healthz(request: Request) -> JSONResponse:  # on the event loop: answers while the thread pool is busy
         db: Database = request.app.state.db
         body: dict = {"database": "ok"}
         try:

@@ -44,6 +44,7 @@ def check_port(host: str, port: int) -> None:
 
 def make_server(settings: Settings, db: Database, host: str, port: int, *, service=None,  # noqa: ANN001
                 capture_signals: bool = False) -> uvicorn.Server:
-    app = create_app(settings, db, service)
+    # The Host allow-list starts from the address actually bound (--host may differ from the setting).
+    app = create_app(settings.model_copy(update={"http_host": host}), db, service)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
     return _Server(config, capture_signals)

@@ -1,0 +1,109 @@
+"""Hostile peers on loopback: a server that answers each path with whatever bytes and headers a test
+scripts (bombs, lies about types, redirects), and a server that accepts connections and never answers."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+HEALTHY = b"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Healthy %d</title>
+<link>https://healthy.example/%d</link>
+<item><title>Healthy item one of feed %d</title><link>https://healthy.example/%d/1</link></item>
+<item><title>Healthy item two of feed %d</title><link>https://healthy.example/%d/2</link></item>
+</channel></rss>"""
+
+
+def healthy_feed(n: int) -> bytes:
+    return HEALTHY % ((n,) * 6)
+
+
+class HostileServer:
+    """routes: path -> (status, [(header, value)], body bytes). Every request is recorded."""
+
+    def __init__(self):
+        self.routes: dict[str, tuple[int, list, bytes]] = {}
+        self.requests: list[tuple[str, str, dict, bytes]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args):  # noqa: ANN002
+                pass
+
+            def _answer(self):
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                server.requests.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                status, headers, payload = server.routes.get(self.path, (404, [], b"not here"))
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                try:
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = do_POST = _answer  # noqa: N815
+
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128
+            daemon_threads = True
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def paths(self) -> list[str]:
+        return [p for _, p, _, _ in self.requests]
+
+
+@pytest.fixture
+def hostile():
+    server = HostileServer()
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
+
+
+class SilentServer:
+    """Accepts TCP connections and never sends a byte (a host that hangs every request)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(256)
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self):
+        self.stopped = True
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.fixture
+def silent():
+    server = SilentServer()
+    yield server
+    server.close()
