@@ -107,3 +107,7 @@ def silent():
     server = SilentServer()
     yield server
     server.close()
+
+
+from ..digest.conftest import digest_db  # noqa: E402,F401 - fixtures shared with the digest and web tests
+from ..web.conftest import client, make_client, web_db  # noqa: E402,F401
