@@ -28,7 +28,7 @@ from ..stories.cluster import Candidate, StoryIndex
 from ..topics.compile import Matcher
 from ..topics.match import make_document
 from .fetch import Fetcher, FetchResult
-from .normalize import normalize_feed
+from .normalize import normalize_feed, xml_safe
 from .parse import ParseError, parse_feed
 from .schedule import Observation, SchedulePolicy, entries_per_day, next_check_at
 
@@ -156,13 +156,14 @@ class Pipeline:
             return self.record_error(feed, str(exc), now=now, owner=owner, status_label="parse_error", extra=extra)
         items = normalize_feed(parsed, feed.url, now)
         matcher = self.matcher()
-        source = feed.title or parsed.title
+        parsed_title = xml_safe(parsed.title)  # shown as the outlet's name in pages and Atom feeds
+        source = feed.title or parsed_title
         rate = entries_per_day([e.published_at for e in items], now)
         obs = obs or Observation()
         obs = Observation(error_count=0, entries_per_day=rate, ttl_minutes=parsed.ttl_minutes,
                           max_age_seconds=obs.max_age_seconds)
         next_at, interval = next_check_at(now, self.policy, obs)
-        values = dict(title=feed.title or parsed.title, site_url=parsed.site_url or feed.site_url,
+        values = dict(title=feed.title or parsed_title, site_url=xml_safe(parsed.site_url) or feed.site_url,
                       last_checked_at=now, last_success_at=now, last_status="200", error_count=0,
                       last_error=(f"Read with problems: {parsed.warning}" if parsed.warning else None),
                       entries_per_day=rate, next_check_at=next_at, interval_seconds=interval, **(extra or {}))

@@ -35,7 +35,6 @@ from wordfreq import zipf_frequency
 from ..topics.text import words
 
 log = logging.getLogger("followup.stories")
-logging.getLogger("jieba").setLevel(logging.WARNING)  # it announces its dictionary on every first use
 
 # Words that say nothing about which event a headline reports.
 _STOP = set("""
@@ -171,9 +170,18 @@ def _degraded(language: str, exc: Exception) -> None:
         log.warning("story clustering for language %r is degraded: %s: %s", language, type(exc).__name__, exc)
 
 
+@lru_cache(maxsize=1)
+def _quiet_jieba() -> None:
+    import jieba  # wordfreq imports it lazily, and jieba then sets its own logger to DEBUG
+
+    jieba.setLogLevel(logging.WARNING)
+
+
 def _tokens(text: str, language: str) -> list[str]:
     if language in _CJK:
         try:
+            if language == "zh":
+                _quiet_jieba()
             return [t.casefold() for t in wordfreq_tokenize(text, language)]
         except Exception as exc:  # noqa: BLE001 - the segmenter missing: words as the regex sees them
             _degraded(language, exc)

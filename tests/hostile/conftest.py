@@ -56,6 +56,9 @@ class HostileServer:
             request_queue_size = 128
             daemon_threads = True
 
+            def handle_error(self, request, client_address):  # a client hanging up on a bomb is expected
+                pass
+
         self.httpd = Server(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()

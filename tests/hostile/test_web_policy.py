@@ -252,3 +252,18 @@ def test_huge_bodies_are_refused_before_they_are_read(served, make_client):
     response = client.post("/api/feeds", content=b"{}", headers={"Content-Type": "application/json",
                                                                "Content-Length": str(300 << 20)})
     assert response.status_code in (401, 413)
+
+
+# -- /docs offline --------------------------------------------------------------------------------
+def test_api_docs_render_offline_without_third_parties(served, browser):
+    """Swagger UI's assets come from the pinned fastapi-offline package: the page renders with every
+    request going to this server (the CDN version was a blank page offline)."""
+    hosts = []
+    page = browser.new_page()
+    page.on("request", lambda request: hosts.append(request.url.split("/")[2]))
+    page.goto(f"http://127.0.0.1:{served}/docs")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=15000)
+    assert "Followup" in page.inner_text(".swagger-ui .info .title")
+    assert page.locator(".opblock").count() >= 20  # the operations are listed
+    page.close()
+    assert set(hosts) == {f"127.0.0.1:{served}"}, set(hosts)
