@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 
 from service.config import Settings
@@ -51,16 +52,20 @@ def test_no_server_errors(api_schema, api_app):
     assert len(operations) >= 20
     failures = []
     for operation in operations:
-        @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
-        def run(case):
-            case.call_and_validate(checks=[not_a_server_error])
+        # Valid requests and invalid ones (wrong types, out-of-schema values), more of each than before.
+        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
+                      database=None)
+            def run(case):
+                case.call_and_validate(checks=[not_a_server_error])
 
-        try:
-            run()
-        except Exception as exc:  # noqa: BLE001 - collect every failing operation, then report them all
-            failures.append(f"{operation.label}: {exc}")
+            try:
+                run()
+            except Unsatisfiable:  # nothing in this operation can be made invalid (no parameters)
+                continue
+            except Exception as exc:  # noqa: BLE001 - collect every failing operation, then report them all
+                failures.append(f"{operation.label} ({mode.value}): {exc}")
     assert not failures, "\n\n".join(failures)
     calls = api_app.state.calls
     assert len(calls) >= 5 * len(operations) and not [c for c in calls if c[2] >= 500]
