@@ -26,28 +26,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 import brotli
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.hostile.conftest import HostileServer, healthy_feed  # noqa: E402
+from tests.hostile.conftest import HostileServer, brotli_zeros, gzip_zeros, healthy_feed  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 GiB = 1 << 30
-CHUNK = bytes(16 << 20)
-
-
-def brotli_zeros(size: int) -> bytes:
-    c = brotli.Compressor(quality=0)
-    return b"".join([c.process(CHUNK) for _ in range(size // len(CHUNK))] + [c.finish()])
-
-
-def gzip_zeros(size: int) -> bytes:
-    c = zlib.compressobj(9, zlib.DEFLATED, 31)
-    return b"".join([c.compress(CHUNK) for _ in range(size // len(CHUNK))] + [c.flush()])
 
 
 def fresh_db(folder: Path) -> str:

@@ -3,6 +3,7 @@ a loopback feed server with real captured feeds, a CLI runner, and the shared re
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -181,3 +182,25 @@ def browser():
         instance = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield instance
         instance.close()
+
+
+# -- the web app on a real loopback port ---------------------------------------------------------------
+@contextlib.contextmanager
+def serving(settings: Settings, db: Database):
+    """`followup serve` in a thread of this process (uvicorn on 127.0.0.1, a free port); yields the base URL."""
+    import threading
+    import time
+
+    from service.web.server import make_server
+
+    server = make_server(settings, db, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -24,10 +24,10 @@ import logging
 import math
 import re
 from collections import Counter, defaultdict
-from functools import lru_cache
-from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 
 from wordfreq import tokenize as wordfreq_tokenize
 from wordfreq import zipf_frequency
@@ -510,17 +510,21 @@ class StoryIndex:
         self.n_docs += staged.n_docs
         for item, placement in zip(items, placements):
             key = final[placement.story]
-            story = self.stories[key]
-            title_key = placement.title_key if placement.title_key is not None else normalized_title(item.title)
-            if title_key:
-                story.titles.add(title_key)
-                self._by_title[title_key] = key
-            if item.url:
-                story.urls.add(item.url)
-                self._by_url[item.url] = key
-            self._latest = max(self._latest or item.published_at, item.published_at)
+            self._remember(key, self.stories[key], item, placement.title_key)
         if self.n_docs // EXPIRE_EVERY > before // EXPIRE_EVERY:
             self.expire(self._latest)
+
+    def _remember(self, key: object, story: _Story, item: Candidate, title_key: str | None) -> None:
+        """Index an entry's headline and URL for exact-duplicate joins; move the window's "now"."""
+        if title_key is None:
+            title_key = normalized_title(item.title)
+        if title_key:
+            story.titles.add(title_key)
+            self._by_title[title_key] = key
+        if item.url:
+            story.urls.add(item.url)
+            self._by_url[item.url] = key
+        self._latest = max(self._latest or item.published_at, item.published_at)
 
     def add(self, key: object, item: Candidate, item_terms: frozenset | None = None,
             title_key: str | None = None) -> None:
@@ -537,15 +541,7 @@ class StoryIndex:
         story.absorb(item_terms, item.published_at)
         for t in item_terms:
             self._postings[t].add(key)
-        if title_key is None:
-            title_key = normalized_title(item.title)
-        if title_key:
-            story.titles.add(title_key)
-            self._by_title[title_key] = key
-        if item.url:
-            story.urls.add(item.url)
-            self._by_url[item.url] = key
-        self._latest = max(self._latest or item.published_at, item.published_at)
+        self._remember(key, story, item, title_key)
         if self.n_docs % EXPIRE_EVERY == 0:  # keep postings short: dead stories cost a check per lookup
             self.expire(self._latest)
 

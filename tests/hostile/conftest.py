@@ -20,6 +20,25 @@ def healthy_feed(n: int) -> bytes:
     return HEALTHY % ((n,) * 6)
 
 
+_ZEROS = bytes(16 << 20)
+
+
+def brotli_zeros(size: int) -> bytes:
+    """A brotli bomb: `size` bytes of zeros (a multiple of 16 MiB) in about size/1600 bytes."""
+    import brotli
+
+    c = brotli.Compressor(quality=0)
+    return b"".join([c.process(_ZEROS) for _ in range(size // len(_ZEROS))] + [c.finish()])
+
+
+def gzip_zeros(size: int) -> bytes:
+    """A gzip bomb: `size` bytes of zeros (a multiple of 16 MiB) in about size/1030 bytes."""
+    import zlib
+
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return b"".join([c.compress(_ZEROS) for _ in range(size // len(_ZEROS))] + [c.flush()])
+
+
 class HostileServer:
     """routes: path -> (status, [(header, value)], body bytes). Every request is recorded."""
 

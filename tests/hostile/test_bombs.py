@@ -18,21 +18,10 @@ from service.db import Database
 from service.net import CappedDecoder, TooLarge, UnsupportedEncoding
 from service.store import feeds as feed_store
 
-from .conftest import healthy_feed
+from .conftest import brotli_zeros, gzip_zeros, healthy_feed
 
 REPO = Path(__file__).resolve().parents[2]
 GiB = 1 << 30
-CHUNK = bytes(16 << 20)
-
-
-def brotli_zeros(size: int) -> bytes:
-    c = brotli.Compressor(quality=0)
-    return b"".join([c.process(CHUNK) for _ in range(size // len(CHUNK))] + [c.finish()])
-
-
-def gzip_zeros(size: int) -> bytes:
-    c = zlib.compressobj(9, zlib.DEFLATED, 31)
-    return b"".join([c.compress(CHUNK) for _ in range(size // len(CHUNK))] + [c.flush()])
 
 
 @pytest.fixture(scope="module")

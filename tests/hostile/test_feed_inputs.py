@@ -8,7 +8,6 @@ import json
 import logging
 import subprocess
 import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
@@ -20,12 +19,12 @@ from fastapi.testclient import TestClient
 
 import service.stories.cluster as cluster
 from service.config import Settings
-from service.db import Database
 from service.feeds.refresh import Pipeline
 from service.seeds import load_seeds
 from service.store import feeds as feed_store
 from service.web.app import create_app
-from service.web.server import make_server
+
+from ..conftest import serving
 
 REPO = Path(__file__).resolve().parents[2]
 RSS = '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>' \
@@ -220,14 +219,7 @@ def test_reserved_slugs_and_junk_opml(client, web_db):
 def test_many_feed_checks_of_a_silent_host_do_not_starve_the_server(web_db, silent):
     db, settings = web_db
     settings = settings.model_copy(update={"fetch_timeout_seconds": 4.0, "allowed_hosts": ""})
-    server = make_server(settings, db, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    try:
+    with serving(settings, db) as base:
         def add_one(n):
             return httpx.post(f"{base}/api/feeds", json={"url": f"http://127.0.0.1:{silent.port}/feed{n}"}, timeout=30)
 
@@ -241,6 +233,3 @@ def test_many_feed_checks_of_a_silent_host_do_not_starve_the_server(web_db, sile
             statuses = [f.result().status_code for f in futures]
         assert health.status_code == 200 and page.status_code == 200 and waited < 2.0, waited
         assert statuses.count(503) >= 40 and all(s in (400, 503) for s in statuses)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 import service.net as net
-from service.config import Settings
 from service.digest.runner import DigestService
 from service.feeds.fetch import Fetcher
 from service.models import utcnow

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import http.client
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from service.db import Database
 from service.store import feeds as feed_store
 from service.web.security import atom_key
-from service.web.server import make_server
+
+from ..conftest import serving
 
 OPML = (b'<?xml version="1.0"?><opml version="2.0"><body><outline type="rss" text="Evil" '
         b'xmlUrl="https://evil.example/feed.xml"/></body></opml>')
@@ -77,17 +76,10 @@ def test_same_origin_and_tools_still_write(client, web_db):
 
 @pytest.fixture
 def served(web_db):
-    """The app on a real loopback port (uvicorn), as `followup serve` runs it."""
+    """The app on a real loopback port (uvicorn), as `followup serve` runs it; yields the port."""
     db, settings = web_db
-    server = make_server(settings.model_copy(update={"allowed_hosts": ""}), db, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield server.servers[0].sockets[0].getsockname()[1]
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(settings.model_copy(update={"allowed_hosts": ""}), db) as base:
+        yield int(base.rsplit(":", 1)[1])
 
 
 class _Attacker(BaseHTTPRequestHandler):

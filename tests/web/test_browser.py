@@ -5,8 +5,6 @@ search, and a phone-width check. Screenshots land in test-artifacts/."""
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from datetime import datetime
 
 import pytest
@@ -15,9 +13,8 @@ from service.config import Settings
 from service.db import Database
 from service.feeds.refresh import Pipeline
 from service.seeds import load_seeds
-from service.web.server import make_server
 
-from ..conftest import ARTIFACTS, shared_data
+from ..conftest import ARTIFACTS, serving, shared_data
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +33,8 @@ def site(tmp_path_factory, sqlite_template):
     pipeline = Pipeline(db, settings)
     for path in write_daily_feeds(rows, folder / "feeds"):  # day by day, as polling sees it
         pipeline.ingest_file(path)
-    server = make_server(settings, db, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(settings, db) as base:
+        yield base
     db.dispose()
 
 
