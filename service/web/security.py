@@ -1,8 +1,8 @@
 """One request policy for every route, applied before any route code runs (a pure ASGI middleware):
 
-1. Host: the Host header must be one this server answers to (FOLLOWUP_ALLOWED_HOSTS, default the bound
-   address, localhost names and FOLLOWUP_PUBLIC_URL's host). A DNS-rebinding page reaches us under its
-   own name and gets 421.
+1. Host: the Host header must be an IP address or a name this server answers to (FOLLOWUP_ALLOWED_HOSTS,
+   default the bound address, localhost names and FOLLOWUP_PUBLIC_URL's host). A DNS-rebinding page
+   reaches us under its own name and gets 421.
 2. Authentication: with FOLLOWUP_API_TOKEN set, writes need it; with FOLLOWUP_API_PROTECT_READS, every
    route does (pages, search, Atom, /metrics, /docs; /healthz and /login stay open). A browser logs in
    once at /login (an HttpOnly, SameSite=Strict cookie); a feed reader uses the topic's secret Atom URL
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 from urllib.parse import parse_qs, urlsplit
 
@@ -61,6 +62,16 @@ def allowed_hosts(settings: Settings) -> set[str] | None:
     return hosts
 
 
+def _is_ip(host: str) -> bool:
+    """An address typed as such (http://192.168.1.5:8080/): safe to answer, since a rebinding page can
+    only ever send its own host *name*. This is what makes --host 0.0.0.0 reachable by address."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
 def _host_name(value: str) -> str:
     value = value.strip().lower()
     if value.startswith("["):
@@ -93,7 +104,7 @@ class SecurityMiddleware:
         method = scope["method"].upper()
         path = scope.get("path", "")
         host = _host_name(headers.get("host", ""))
-        if self.hosts is not None and host not in self.hosts and host.strip("[]") not in self.hosts:
+        if self.hosts is not None and host not in self.hosts and not _is_ip(host):
             return await _refuse(send, 421, f"This server does not answer to the host name {host!r}: add it to "
                                             "FOLLOWUP_ALLOWED_HOSTS if it is yours")
         authorized = self._authorized(headers, scope)

@@ -36,7 +36,7 @@ def test_unknown_host_names_are_refused(make_client):
     client = make_client()
     assert client.get("/api/topics", headers={"Host": "rebind.evil.example"}).status_code == 421
     assert client.get("/", headers={"Host": "rebind.evil.example:8080"}).status_code == 421
-    for host in ("127.0.0.1:8080", "localhost", "[::1]:8080", "testserver"):
+    for host in ("127.0.0.1:8080", "localhost", "[::1]:8080", "testserver", "192.168.1.5:8080", "[fd00::5]"):
         assert client.get("/api/topics", headers={"Host": host}).status_code == 200, host
     public = make_client(public_url="https://news.example.org/followup", allowed_hosts="intranet.lan")
     for host in ("news.example.org", "intranet.lan:8080"):
