@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,9 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.hostile.conftest import run_followup  # noqa: E402  (peak RSS as the child's own VmHWM)
 TEMPLATES = [
     "Breaking: {w1} shares rise {n}% after {w2} report",
     "Local council approves budget item {n} for {w1} district roads",
@@ -54,13 +56,11 @@ def write_feed(path: Path, n: int, seed: int = 7) -> None:
 def ingest(feed: Path, db: Path, cluster: bool) -> tuple[float, int]:
     env = {**os.environ, "FOLLOWUP_CLUSTER_STORIES": str(cluster).lower(), "FOLLOWUP_MAX_BODY_BYTES": str(500 << 20)}
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "service", "ingest", str(feed), "--db", f"sqlite:///{db}"],
-                            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    code, _, err, peak = run_followup(["ingest", str(feed), "--db", f"sqlite:///{db}"], env, REPO)
     elapsed = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"ingest failed: {proc.stderr.read().decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss // 1024
+    if code != 0:
+        raise SystemExit(f"ingest failed: {err[-2000:]}")
+    return elapsed, int(peak)
 
 
 def main() -> None:

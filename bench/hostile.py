@@ -3,7 +3,7 @@
     python bench/hostile.py [--only bombs,smtp,body]
 
 bombs  One `followup poll --all` process per bomb, each against a loopback server that also serves two
-       healthy feeds: peak RSS of the process (ru_maxrss), seconds, and whether the healthy feeds were
+       healthy feeds: peak RSS of the process (its VmHWM at exit), seconds, and whether the healthy feeds were
        read. Bombs: brotli and gzip of 1 GiB and 8 GiB of zeros, "gzip, gzip" and "gzip, br" stacks.
        Then all of them in one poll.
 smtp   The window in which a killed sender could still send a digest twice: from the server's 250 to
@@ -32,7 +32,7 @@ import brotli
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.hostile.conftest import HostileServer, brotli_zeros, gzip_zeros, healthy_feed  # noqa: E402
+from tests.hostile.conftest import HostileServer, brotli_zeros, gzip_zeros, healthy_feed, run_followup  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 GiB = 1 << 30
@@ -49,10 +49,8 @@ def poll_process(url: str) -> tuple[float, float, int, str]:
     env = {**os.environ, "FOLLOWUP_DATABASE_URL": url, "FOLLOWUP_ALLOW_PRIVATE_HOSTS": "true",
            "FOLLOWUP_FETCH_TIMEOUT_SECONDS": "60"}
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "service", "poll", "--all"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    return time.perf_counter() - started, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), proc.stdout.read().decode()
+    code, out, _, peak = run_followup(["poll", "--all"], env, REPO)
+    return time.perf_counter() - started, peak, code, out
 
 
 def bombs() -> None:

@@ -133,3 +133,32 @@ def silent():
 
 from ..digest.conftest import digest_db  # noqa: E402,F401 - fixtures shared with the digest and web tests
 from ..web.conftest import client, make_client, web_db  # noqa: E402,F401
+
+
+# The child's own high-water mark (VmHWM), read as it exits. Not wait4's ru_maxrss: that survives exec,
+# so it counts the parent's size at fork time (a pytest worker of 380 MB made a 160 MB poll "peak" there).
+_PEAK_WRAPPER = """
+import atexit, os, sys
+def _peak():
+    with open("/proc/self/status") as f:
+        kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    with open(os.environ["FOLLOWUP_PEAK_FILE"], "w") as out:
+        out.write(str(kb))
+atexit.register(_peak)
+sys.argv = ["followup", *sys.argv[1:]]
+from service.cli import main
+main()
+"""
+
+
+def run_followup(args: list[str], env: dict, cwd) -> tuple[int, str, str, float]:
+    """Run `followup ARGS` in a new process: (exit code, stdout, stderr, peak RSS in MB)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".peak") as peak:
+        proc = subprocess.run([sys.executable, "-c", _PEAK_WRAPPER, *args], cwd=cwd, capture_output=True, text=True,
+                              env={**env, "FOLLOWUP_PEAK_FILE": peak.name})
+        text = open(peak.name).read()
+    return proc.returncode, proc.stdout, proc.stderr, int(text) / 1024 if text else float("nan")

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from service.db import Database
 from service.net import CappedDecoder, TooLarge, UnsupportedEncoding
 from service.store import feeds as feed_store
 
-from .conftest import brotli_zeros, gzip_zeros, healthy_feed
+from .conftest import brotli_zeros, gzip_zeros, healthy_feed, run_followup
 
 REPO = Path(__file__).resolve().parents[2]
 GiB = 1 << 30
@@ -53,12 +51,8 @@ def test_poll_survives_every_bomb_and_reads_the_healthy_feeds(hostile, bombs, tm
             feed_store.add_feed(conn, hostile.url(path))
     env = {**os.environ, "FOLLOWUP_DATABASE_URL": url, "FOLLOWUP_ALLOW_PRIVATE_HOSTS": "true",
            "FOLLOWUP_FETCH_TIMEOUT_SECONDS": "20"}
-    proc = subprocess.Popen([sys.executable, "-m", "service", "poll", "--all"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
-    peak_mb = usage.ru_maxrss / 1024
-    assert os.waitstatus_to_exitcode(status) == 0, err
+    code, out, err, peak_mb = run_followup(["poll", "--all"], env, REPO)
+    assert code == 0, err
     assert peak_mb < 300, f"peak RSS {peak_mb:.0f} MB"
     with db.read() as conn:
         feeds = {f.url.rsplit("/", 1)[1]: f for f in feed_store.list_feeds(conn)}

@@ -46,7 +46,7 @@ def test_topics_crud_with_query_errors_and_duplicates(client):
     bad = client.post("/api/topics", json={"slug": "x", "name": "X", "query": "korea AND (japan"})
     assert bad.status_code == 422 and "never closed" in bad.json()["detail"] and bad.json()["position"] == 10
     created = client.post("/api/topics", json={"slug": "steel", "name": "Nippon Steel", "query": '"nippon steel"'})
-    assert created.status_code == 201 and created.headers["location"] == "/api/topics/steel"
+    assert created.status_code == 201 and created.headers["location"] == "/api/topics/steel", created.text
     assert created.json()["matches"] == 2  # the stored backlog was matched
     dup = client.post("/api/topics", json={"slug": "steel", "name": "again", "query": "steel"})
     assert dup.status_code == 409 and "already exists" in dup.json()["detail"]
