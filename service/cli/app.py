@@ -77,9 +77,12 @@ def open_context(db_url: str | None, *, migrate: bool = True) -> Context:
         name = "--db" if url and first["loc"] and first["loc"][0] == "database_url" else f"FOLLOWUP_{str(first['loc'][0]).upper()}"
         raise FollowupError(f"Bad setting {name}: {first['msg'].removeprefix('Value error, ')}") from None
     db = Database(settings.database_url)
-    # Close pooled connections on exit: the last SQLite connection to close checkpoints the WAL, so the
-    # .db file alone is complete (copies, backups) once a command has finished.
+    # Close pooled connections when the command finishes (and at exit, for commands that hand the
+    # database to a server): the last SQLite connection to close checkpoints the WAL, so the .db file
+    # alone is complete once a command has finished, and a process that runs many commands (the tests)
+    # does not keep a pool of PostgreSQL connections per command.
     atexit.register(db.dispose)
+    _opened.append(db)
     if migrate:
         ensure_schema(db)
     return Context(settings, db)
@@ -100,8 +103,11 @@ def ensure_schema(db: Database) -> None:
         upgrade(db)
 
 
+_opened: list[Database] = []
+
+
 def command(fn: Callable) -> Callable:
-    """Turn FollowupError into one sentence on stderr and exit code 1."""
+    """Turn FollowupError into one sentence on stderr and exit code 1; close the databases it opened."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -122,6 +128,9 @@ def command(fn: Callable) -> Callable:
         except KeyboardInterrupt:
             err.print("Interrupted.")
             raise typer.Exit(130) from None
+        finally:
+            while _opened:
+                _opened.pop().dispose()
 
     return wrapper
 
