@@ -54,12 +54,13 @@ def _checked(host: str, infos: list) -> list[str]:
         if text not in addresses:
             addresses.append(text)
     if not addresses:
-        raise httpcore.ConnectError(f"[Errno -2] Name or service not known: {host}")
+        raise httpcore.ConnectError(f"name resolution failed: no address for {host}")
     return addresses
 
 
 def _lookup_failed(host: str, exc: Exception) -> httpcore.ConnectError:
-    return httpcore.ConnectError(f"[Errno -2] Name or service not known: {host} ({exc})")
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return httpcore.ConnectError(f"name resolution failed: {reason}")
 
 
 # The resolvers are module attributes so a test can stand in for DNS (which cannot be run here).
