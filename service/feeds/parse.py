@@ -110,7 +110,9 @@ def parse_with_feedparser(body: bytes, content_type: str | None = None, url: str
         warning = _describe_bozo(exc)
         if not raw_entries and not result.get("version") and not feed.get("title"):
             raise ParseError(f"Not a readable feed: {warning}")
-    if not raw_entries and not result.get("version"):  # e.g. an HTML page: feedparser keeps its text
+    if not raw_entries and not result.get("version") and (not feed or _HTML.search(body[:2048])):
+        # An HTML page: feedparser keeps its text as a "summary", which made it look like an empty feed
+        # once files stopped being flagged for their missing Content-Type.
         raise ParseError("Not a feed: no RSS, Atom, RDF or JSON Feed document found")
 
     feed_language = feed.get("language") or None
@@ -136,6 +138,9 @@ def parse_with_feedparser(body: bytes, content_type: str | None = None, url: str
         entries=entries,
         warning=warning,
     )
+
+
+_HTML = re.compile(rb"<(!doctype\s+html|html[\s>])", re.I)
 
 
 def _describe_bozo(exc) -> str:  # noqa: ANN001
