@@ -168,13 +168,18 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Feed files (RSS, At
         err.print(f"  ! {p}: no such file", markup=False)
     files = [p for p in files if p.exists()]
     pipeline = Pipeline(ctx.db, ctx.settings)
-    pipeline.assign_missing_stories()
+    # Store every file first, then place the new entries in stories in publication order: files come
+    # per source (or in any order), and placing them file by file split one event into several stories.
+    pipeline.defer_stories = True
     summary = RunSummary()
     with _progress() as progress:
         task = progress.add_task("Ingesting", total=len(files))
         for path in files:
             summary.outcomes.append(pipeline.ingest_file(path))
             progress.advance(task)
+        placing = progress.add_task("Grouping into stories", total=None)
+        pipeline.assign_missing_stories()
+        progress.update(placing, total=1, completed=1)
     read = sum(o.entries for o in summary.outcomes)
     out.print(f"Ingested {len(files)} files: {read} entries read, {summary.new_entries} new, "
               f"{sum(o.updated for o in summary.outcomes)} updated, {summary.new_matches} new matches; "

@@ -136,6 +136,8 @@ class Pipeline:
         self._local_ids: set[int] = set()  # entries this process placed since the last sync
         self._latest: datetime | None = None  # newest publication time placed: the window's "now"
         self._placement_errors: set[str] = set()
+        # Backfills store first and place afterwards, in publication order (assign_missing_stories).
+        self.defer_stories = False
 
     def matcher(self) -> Matcher:
         with self.db.read() as conn:
@@ -180,7 +182,8 @@ class Pipeline:
                     for result in matcher.match(doc):
                         new_matches.append(match_store.NewMatch(result.topic_id, item.id, result.score, result.terms))
                 added = match_store.insert_matches(conn, new_matches, now)
-                placed = self._place_safely(conn, [s for s in stored if s.status == "new"], now, source or "")
+                placed = None if self.defer_stories else self._place_safely(
+                    conn, [s for s in stored if s.status == "new"], now, source or "")
         except _LeaseLost:
             return FeedOutcome(feed.id, feed.url, "lease_lost", message="Another worker took this feed over")
         self._after_commit(placed)
@@ -208,13 +211,15 @@ class Pipeline:
         self._synced_id = max(self._synced_id, top)
         self._local_ids.clear()
 
-    def _place_in_stories(self, conn, new_items, now: datetime, source: str | None = None):  # noqa: ANN001, ANN202
+    def _place_in_stories(self, conn, new_items, now: datetime, source: str | None = None, *,  # noqa: ANN001, ANN202
+                          sync: bool = True):
         """Plan story placements for new entries and write them; the index is updated after commit.
         `source`: the one outlet all `new_items` come from (one feed document), when known: the new stories'
         statistics are then computed here instead of re-read from the database."""
         if self.stories is None or not new_items:
             return None
-        self._sync_index(conn, now)
+        if sync:
+            self._sync_index(conn, now)
         candidates = [Candidate(s.entry.title, s.entry.summary, s.entry.url, s.entry.published_at, s.entry.language)
                       for s in new_items]
         placements = self.stories.plan(candidates)
@@ -228,12 +233,12 @@ class Pipeline:
                                     [sid for p, sid in zip(placements, story_ids) if not isinstance(p.story, tuple)])
         return candidates, placements, new_ids, [s.id for s in new_items], set(story_ids)
 
-    def _place_safely(self, conn, new_items, now: datetime, source: str | None):  # noqa: ANN001, ANN202
+    def _place_safely(self, conn, new_items, now: datetime, source: str | None, *, sync: bool = True):  # noqa: ANN001, ANN202
         """Story placement is an optional stage: if it fails, the entries and matches are stored without a
         story (a later run places them) and the log says so once — it never loses the feed."""
         try:
             with conn.begin_nested():
-                return self._place_in_stories(conn, new_items, now, source=source)
+                return self._place_in_stories(conn, new_items, now, source=source, sync=sync)
         except Exception as exc:  # noqa: BLE001
             if type(exc).__name__ not in self._placement_errors:
                 self._placement_errors.add(type(exc).__name__)
@@ -249,7 +254,8 @@ class Pipeline:
         self._local_ids.update(entry_ids)
         latest = max(c.published_at for c in candidates)
         self._latest = max(self._latest or latest, latest)
-        merges = self.stories.find_merges(touched, self._latest)
+        # "now" for merging is the newest time this index has placed (a backlog index has its own).
+        merges = self.stories.find_merges(touched, self.stories._latest or latest)
         if merges:
             with self.db.write() as conn:
                 story_store.merge_stories(conn, merges)
@@ -257,21 +263,44 @@ class Pipeline:
                 self.stories.merge(small, large)
 
     def assign_missing_stories(self, batch: int = 500) -> int:
-        """Cluster stored entries that have no story yet (after an upgrade, or clustering was off)."""
+        """Place stored entries that have no story yet — a backfill by `followup ingest`, an upgrade, or
+        clustering turned back on — in publication order, whatever order they were stored in.
+
+        A separate index is built for the period being placed: it holds the stories already stored
+        around each batch (placed by any process or run) and what this pass places, so an ingest of
+        per-source files forms the same stories as polling the same days one by one (issue 13: file by
+        file, the 6 March 2023 forced-labor plan became six developments instead of one)."""
         if self.stories is None:
             return 0
+        main_index, self.stories = self.stories, StoryIndex(window=self.stories.window,
+                                                            threshold=self.stories.threshold)
         done = 0
-        while True:
-            now = utcnow()
-            with self.db.write() as conn:
-                rows = story_store.entries_without_story(conn, batch)
-                if not rows:
-                    return done
-                placed = self._place_safely(conn, [_Stored(r) for r in rows], now, None)
-            if placed is None:
-                return done  # placement fails on these: try again on the next run, not in a loop
-            self._after_commit(placed)
-            done += len(rows)
+        loaded_until = None  # placed entries published up to here are in the backlog index
+        try:
+            while True:
+                with self.db.write() as conn:
+                    rows = story_store.entries_without_story(conn, batch)
+                    if not rows:
+                        break
+                    first, last = rows[0].published_at, rows[-1].published_at
+                    since = first - self.stories.window
+                    after = since if loaded_until is None else max(loaded_until, since)
+                    for row in story_store.entries_placed_between(conn, after, last):
+                        self.stories.add(row.story_id, Candidate(row.title, row.summary, row.url, row.published_at,
+                                                                 row.language))
+                    loaded_until = last if loaded_until is None else max(loaded_until, last)
+                    placed = self._place_safely(conn, [_Stored(r) for r in rows], last, None, sync=False)
+                if placed is None:
+                    break  # placement fails on these: try again on the next run, not in a loop
+                self._after_commit(placed)
+                done += len(rows)
+        finally:
+            self.stories = main_index
+            if done:  # the live index re-reads what this pass placed inside its window
+                self._synced_id = 0
+                self._local_ids.clear()
+                self.stories = StoryIndex(window=main_index.window, threshold=main_index.threshold)
+        return done
 
     def record_error(self, feed, message: str, *, now: datetime, owner: str | None, status_label: str,  # noqa: ANN001
                      retry_after: int | None = None, disable: bool = False, extra: dict | None = None) -> FeedOutcome:

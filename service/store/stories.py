@@ -95,6 +95,17 @@ def entries_for_index(conn: Connection, *, after_id: int, published_since: datet
         .order_by(entries.c.id).limit(limit)))
 
 
+def entries_placed_between(conn: Connection, after: datetime | None, until: datetime) -> list[Row]:
+    """Entries with a story published in (after, until], in publication order: the stories around a
+    backlog being placed, whatever process or run placed them."""
+    query = (select(entries.c.id, entries.c.title, entries.c.summary, entries.c.url, entries.c.published_at,
+                    entries.c.language, entries.c.story_id)
+             .where(entries.c.story_id.is_not(None), entries.c.published_at <= until))
+    if after is not None:
+        query = query.where(entries.c.published_at > after)
+    return list(conn.execute(query.order_by(entries.c.published_at, entries.c.id)))
+
+
 def max_entry_id(conn: Connection) -> int:
     return conn.execute(select(func.coalesce(func.max(entries.c.id), 0))).scalar_one()
 
