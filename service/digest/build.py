@@ -1,5 +1,8 @@
 """Build one digest object from stored rows. Pure: every format is rendered from what this returns.
 
+A development matched by several of the digest's topics is shown once, under the first of them (in
+the subscription's order), with "also on: …" naming the others.
+
 Per topic: *new developments* first (stories first seen in the window), ranked by how many independent
 outlets covered them and then by match score; then *continuing coverage* (older stories with new
 entries in the window). Each story: a headline (its first report in the window), a one-line summary,
@@ -43,6 +46,7 @@ class StoryItem:
     entries: int  # matched entries in the window
     story_outlets: int  # outlets in the whole story (all time)
     score: float
+    also_on: list[str] = field(default_factory=list)  # later topics of this digest that matched it too
 
 
 @dataclass
@@ -54,6 +58,7 @@ class TopicSection:
     more_new: int = 0
     more_continuing: int = 0
     web_url: str | None = None
+    shown_above: list[str] = field(default_factory=list)  # headlines of its developments shown under an earlier topic
 
     @property
     def quiet(self) -> bool:
@@ -129,9 +134,16 @@ def build_digest(*, topics: list[tuple[str, str]], rows: list, start: datetime, 
         by_topic[r.topic][key].append(r)
     sections = []
     new_total = continuing_total = 0
+    shown: dict[Any, StoryItem] = {}  # one event once per digest: under its first topic, "also on" the rest
     for slug, name in topics:
         section = TopicSection(slug, name, web_url=f"{base}/topics/{slug}" if base else None)
-        items = [_story(key, group, start, zone, firsts.get((slug, key))) for key, group in by_topic.get(slug, {}).items()]
+        items = []
+        for key, group in by_topic.get(slug, {}).items():
+            if key in shown:
+                shown[key].also_on.append(slug)
+                section.shown_above.append(shown[key].headline)
+                continue
+            items.append(shown.setdefault(key, _story(key, group, start, zone, firsts.get((slug, key)))))
         new = sorted((i for i in items if i.status == "new"),
                      key=lambda i: (-len(i.outlets), -i.score, i.first_seen, str(i.story_id)))
         continuing = sorted((i for i in items if i.status == "continuing"),

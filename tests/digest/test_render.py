@@ -72,11 +72,13 @@ def test_golden(fmt):
 def test_counts_order_and_quiet_topics():
     d = sample_digest()
     fl, gs, rel = d.sections
-    assert (d.new_count, d.continuing_count) == (3, 1)
+    assert (d.new_count, d.continuing_count) == (2, 1)
     assert [i.story_id for i in fl.new] == [7, 9] and [i.story_id for i in fl.continuing] == [3]
     assert fl.new[0].outlets == ["Outlet A", "Outlet <B>", "Outlet C"]  # most outlets first
-    assert gs.quiet and not rel.quiet
-    assert d.subject == "Followup digest 2023-03-07: 3 new developments, 1 continuing"
+    # One event once per digest: story 7 is shown under forced-labor only, "also on" the other topic.
+    assert fl.new[0].also_on == ["japan-korea-relations"] and rel.quiet and rel.shown_above == [fl.new[0].headline]
+    assert gs.quiet and not gs.shown_above
+    assert d.subject == "Followup digest 2023-03-07: 2 new developments, 1 continuing"
     assert fl.new[0].first_seen_local == "Mon 6 Mar 2023, 10:00 KST"
 
 
