@@ -94,11 +94,17 @@ class FeedFarm:
     def last_modified(self, i: int) -> str:
         return formatdate(1_672_531_200 + 3600 * self.versions[i] + i % 3600, usegmt=True)
 
-    def body(self, i: int) -> bytes:
-        title, pool = self.sources[i % len(self.sources)]
+    def rows(self, i: int) -> list[dict]:
+        """The corpus items feed i serves now. Feeds built on the same source overlap: the same article
+        is then served by two feeds under two GUIDs, as real overlapping feeds do."""
+        _, pool = self.sources[i % len(self.sources)]
         start = (i * 37) % len(pool)
         shift = 3 * self.versions[i]
-        rows = [pool[(start - shift + k) % len(pool)] for k in range(self.items)]
+        return [pool[(start - shift + k) % len(pool)] for k in range(self.items)]
+
+    def body(self, i: int) -> bytes:
+        title, _ = self.sources[i % len(self.sources)]
+        rows = self.rows(i)
         parts = [f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
                  f"<title>{escape(title)} (farm {i})</title><link>http://farm.invalid/{i}</link>"
                  f"<description>Simulated feed {i}</description>"]

@@ -99,7 +99,21 @@ class Entry(Base):
         Index("ix_entries_published", "published_at", "id"),
         Index("ix_entries_feed", "feed_id"),
         Index("ix_entries_story", "story_id"),
+        Index("ix_entries_url", "url"),
     )
+
+
+class EntrySource(Base):
+    """The other feeds an entry was seen in, besides its first (entries.feed_id): one article reached
+    through several feeds is one entry (0006)."""
+
+    __tablename__ = "entry_sources"
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_entry_sources_feed", "feed_id"),)
 
 
 class Story(Base):

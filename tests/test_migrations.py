@@ -101,6 +101,8 @@ def _upgrade_existing(url):
             if db.dialect == "postgresql":  # 0005: the matches' copy of the search vector was filled in
                 assert len(match_store.search_matches(conn, topic="fl", search="compensation plan")) == 2
             assert conn.execute(text("SELECT count(*) FROM matches WHERE published_at IS NULL")).scalar() == 0
+        with db.read() as conn:  # 0006: the table of other sources exists, empty; URLs are indexed
+            assert conn.execute(text("SELECT count(*) FROM entry_sources")).scalar() == 0
         with db.read() as conn:
             assert conn.execute(text("SELECT count(*) FROM entries WHERE story_id IS NULL")).scalar() == 2
         pipeline = Pipeline(db, Settings(database_url=url))

@@ -176,8 +176,8 @@ class Pipeline:
                 stored = entry_store.upsert_entries(conn, feed.id, source, items, now)
                 new_matches = []
                 for item in stored:
-                    if item.status == "unchanged":
-                        continue
+                    if item.status in ("unchanged", "duplicate"):
+                        continue  # a duplicate is an article stored (and matched) from another feed
                     doc = make_document(item.entry.title, item.entry.summary, source or "")
                     for result in matcher.match(doc):
                         new_matches.append(match_store.NewMatch(result.topic_id, item.id, result.score, result.terms))

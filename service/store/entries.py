@@ -9,18 +9,24 @@ from sqlalchemy import Connection, Row, bindparam, delete, func, select, text, u
 
 from ..errors import NotFoundError
 from ..feeds.normalize import NormalizedEntry
-from ..models import Entry, Feed
+from ..models import Entry, EntrySource, Feed
+from ..topics.text import words
 from ._sql import chunks, insert
 
 entries = Entry.__table__
 feeds = Feed.__table__
-
+sources = EntrySource.__table__
+# The same canonical URL seen through another feed is the same article if it was published within this
+# many days of the stored one and its headline says the same (a feed that links every item to one
+# section page must not fold different articles together).
+SAME_ARTICLE_DAYS = 7
+SAME_TITLE = 0.5  # Jaccard similarity of the headlines' words
 
 @dataclass(frozen=True)
 class StoredEntry:
     id: int
     entry: NormalizedEntry
-    status: str  # "new" | "updated" | "unchanged"
+    status: str  # "new" | "updated" | "unchanged" | "duplicate" (the same article stored from another feed)
 
 
 def upsert_entries(conn: Connection, feed_id: int | None, source: str | None,
@@ -31,12 +37,17 @@ def upsert_entries(conn: Connection, feed_id: int | None, source: str | None,
         return []
     by_identity = {e.identity: e for e in items}
     existing: dict[str, tuple[int, str]] = {}
+    elsewhere: set[int] = set()  # stored entries first seen in another feed
     for batch in chunks(list(by_identity)):
-        for row in conn.execute(select(entries.c.identity, entries.c.id, entries.c.content_hash)
+        for row in conn.execute(select(entries.c.identity, entries.c.id, entries.c.content_hash, entries.c.feed_id)
                                 .where(entries.c.identity.in_(batch))):
             existing[row.identity] = (row.id, row.content_hash)
+            if feed_id is not None and row.feed_id != feed_id:
+                elsewhere.add(row.id)
 
     fresh = [e for i, e in by_identity.items() if i not in existing]
+    copies = _same_articles(conn, feed_id, fresh)
+    fresh = [e for e in fresh if e.identity not in copies]
     if fresh:
         rows = [
             dict(feed_id=feed_id, identity=e.identity, guid=e.guid, url=e.url, title=e.title, summary=e.summary,
@@ -79,7 +90,74 @@ def upsert_entries(conn: Connection, feed_id: int | None, source: str | None,
             out.append(StoredEntry(changed_ids[e.identity], e, "updated"))
         elif e.identity in existing:
             out.append(StoredEntry(existing[e.identity][0], e, "unchanged"))
+        elif e.identity in copies:
+            out.append(StoredEntry(copies[e.identity], e, "duplicate"))
+    # The other feeds an entry was seen in (its first feed is entries.feed_id).
+    also = elsewhere | set(copies.values())
+    if feed_id is not None and also:
+        rows = [dict(entry_id=i, feed_id=feed_id, first_seen_at=fetched_at) for i in sorted(also)]
+        for batch in chunks(rows):
+            conn.execute(insert(conn, sources).on_conflict_do_nothing(index_elements=["entry_id", "feed_id"]), batch)
     return out
+
+
+def _same_articles(conn: Connection, feed_id: int | None, fresh: list[NormalizedEntry]) -> dict[str, int]:
+    """identity -> stored entry id, for new items that are an article already stored from another feed:
+    the same canonical URL (tracking parameters are gone by now), published within SAME_ARTICLE_DAYS,
+    with a headline that says the same."""
+    by_url: dict[str, list[NormalizedEntry]] = {}
+    for e in fresh:
+        if e.url and _article_url(e.url):
+            by_url.setdefault(e.url, []).append(e)
+    if not by_url:
+        return {}
+    if conn.dialect.name == "postgresql":
+        # Two workers storing the same article from two feeds at once would each miss the other's
+        # uncommitted row: a transaction lock per URL (taken in one order, so no deadlock) makes the
+        # second wait for the first and then see its row.
+        keys = sorted({hash_url(u) for u in by_url})
+        conn.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"),
+                     {"keys": keys})
+    stored: dict[str, list[Row]] = {}
+    for batch in chunks(list(by_url)):
+        query = select(entries.c.id, entries.c.url, entries.c.title, entries.c.published_at, entries.c.feed_id) \
+            .where(entries.c.url.in_(batch))
+        for row in conn.execute(query):
+            stored.setdefault(row.url, []).append(row)
+    copies: dict[str, int] = {}
+    for url, items in by_url.items():
+        for e in items:
+            for row in stored.get(url, ()):
+                if feed_id is not None and row.feed_id == feed_id:
+                    continue  # one feed's own items with two identities: the feed says they differ
+                if abs((row.published_at - e.published_at).total_seconds()) > SAME_ARTICLE_DAYS * 86400:
+                    continue
+                if _similar(row.title, e.title):
+                    copies[e.identity] = row.id
+                    break
+    return copies
+
+
+def hash_url(url: str) -> int:
+    """A signed 64-bit key for a URL (PostgreSQL advisory locks)."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(url.encode()).digest()[:8], "big", signed=True)
+
+
+def _article_url(url: str) -> bool:
+    """A URL that names one article, not a site's home page."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return bool(parts.path.strip("/") or parts.query)
+
+
+def _similar(a: str, b: str) -> bool:
+    wa, wb = set(words(a or "")), set(words(b or ""))
+    if not wa or not wb:
+        return True  # an untitled copy: the URL decides
+    return len(wa & wb) / len(wa | wb) >= SAME_TITLE
 
 
 def _fts_insert(conn: Connection, ids: list[int]) -> None:

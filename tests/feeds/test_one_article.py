@@ -1,0 +1,67 @@
+"""One article, one entry (issue 13, part): the same article reached through two feeds — opaque GUIDs of
+each feed's own, the same canonical link (tracking parameters differ) — is stored and matched once, with
+both feeds as its sources; a feed linking every item to one page, or two headlines that say different
+things under one URL, are not folded together."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import text
+
+from service.feeds.refresh import Pipeline
+from service.seeds import load_seeds
+from service.store import feeds as feed_store
+
+from ..hostile.conftest import HostileServer
+
+ITEM = ("<item><title>{title}</title><link>{link}</link><guid isPermaLink=\"false\">{guid}</guid>"
+        "<pubDate>Mon, 06 Mar 2023 0{n}:00:00 GMT</pubDate></item>")
+
+
+def feed(name: str, items: list[tuple[str, str, str]]) -> bytes:
+    body = "".join(ITEM.format(title=t, link=link, guid=g, n=n) for n, (t, link, g) in enumerate(items, 1))
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{name}</title>'
+            f"{body}</channel></rss>").encode()
+
+
+def test_one_article_through_two_feeds_is_one_entry(db, settings):
+    load_seeds(db, settings.seeds_dir)
+    with db.write() as conn:  # the seed topics, not the seed feeds (no network here)
+        conn.execute(text("DELETE FROM feeds"))
+    server = HostileServer()
+    try:
+        plan = "South Korea announces plan to compensate Japan forced labor victims"
+        server.routes["/news"] = (200, [("Content-Type", "application/rss+xml")], feed("Yonhap news", [
+            (plan, "https://en.yna.co.kr/view/AEN20230306001?utm_source=rss&utm_medium=feed", "1001"),
+            ("Home page item one", "https://home.example/", "h1"),
+            ("Forced labor plan: victims react", "https://same.example/section", "s1"),
+        ]))
+        server.routes["/national"] = (200, [("Content-Type", "application/rss+xml")], feed("Yonhap national", [
+            (plan + " (update)", "https://en.yna.co.kr/view/AEN20230306001?ref=national#top", "n-77"),
+            ("Home page item two", "https://home.example/", "h2"),
+            ("Weather: snow expected in Seoul", "https://same.example/section", "s2"),
+        ]))
+        with db.write() as conn:
+            first = feed_store.add_feed(conn, server.url("/news")).id
+            second = feed_store.add_feed(conn, server.url("/national")).id
+        summary = asyncio.run(Pipeline(db, settings).poll(include_not_due=True))
+        assert summary.count("ok") == 2
+        with db.read() as conn:
+            entries = conn.execute(text("SELECT id, title FROM entries ORDER BY id")).all()
+            plan_rows = [e for e in entries if "compensate" in e.title]
+            assert len(plan_rows) == 1  # one article, one entry
+            first_feed = conn.execute(text("SELECT feed_id FROM entries WHERE id = :e"), {"e": plan_rows[0].id}).scalar()
+            others = conn.execute(text("SELECT feed_id FROM entry_sources WHERE entry_id = :e"),
+                                  {"e": plan_rows[0].id}).scalars().all()
+            assert sorted([first_feed, *others]) == [first, second]
+            matches = conn.execute(text("SELECT count(*) FROM matches WHERE entry_id = :e"), {"e": plan_rows[0].id}).scalar()
+            assert matches == conn.execute(text("SELECT count(DISTINCT topic_id) FROM matches WHERE entry_id = :e"),
+                                           {"e": plan_rows[0].id}).scalar() >= 1
+        titles = [e.title for e in entries]
+        assert "Home page item one" in titles and "Home page item two" in titles  # a home-page link folds nothing
+        assert "Weather: snow expected in Seoul" in titles  # the same URL, another headline: another article
+        assert summary.new_entries == 5
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
