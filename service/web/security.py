@@ -163,7 +163,8 @@ class SecurityMiddleware:
         origin = headers.get("origin")
         if origin and origin != "null":
             parts = urlsplit(origin)
-            if _host_name(parts.netloc) != _host_name(headers.get("host", "")) and not self._public_origin(origin):
+            # The whole origin counts: another port of this host is another site.
+            if parts.netloc.lower() != headers.get("host", "").lower() and not self._public_origin(origin):
                 return f"Cross-site request refused (Origin {origin})"
         elif origin == "null":
             return "Cross-site request refused (Origin null)"

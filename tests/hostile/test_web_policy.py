@@ -56,6 +56,7 @@ def test_simple_cross_site_bodies_are_refused(content_type, client, web_db):
 
 
 @pytest.mark.parametrize("headers", [{"Origin": "http://evil.example"}, {"Origin": "null"},
+                                     {"Origin": "http://testserver:9999"},
                                      {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}])
 def test_other_origins_are_refused_even_with_json(headers, client, web_db):
     db, _ = web_db
