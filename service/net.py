@@ -14,6 +14,7 @@ import socket
 import zlib
 from collections.abc import Callable
 
+import brotli
 import httpcore
 import httpx
 
@@ -186,8 +187,6 @@ class CappedDecoder:
         elif self.coding == "deflate":
             self._z = zlib.decompressobj()
         elif self.coding == "br":
-            import brotli
-
             self._br = brotli.Decompressor()
         elif self.coding is not None:
             raise UnsupportedEncoding(f"the server used a compression we do not read ({self.coding})")
@@ -205,12 +204,8 @@ class CappedDecoder:
             if self.coding == "br":
                 return self._feed_br(data)
             return self._feed_zlib(data)
-        except (zlib.error, ValueError) as exc:
+        except (zlib.error, brotli.error, ValueError) as exc:
             raise httpx.DecodingError(f"could not decode {self.coding} ({exc})") from None
-        except Exception as exc:  # brotli.error
-            if exc.__class__.__name__ == "error":
-                raise httpx.DecodingError(f"could not decode {self.coding} ({exc})") from None
-            raise
 
     def _feed_zlib(self, data: bytes) -> list[bytes]:
         if self._first and self.coding == "deflate" and data:

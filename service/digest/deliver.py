@@ -75,15 +75,9 @@ def send_email(settings: Settings, digest: Digest, to: str, sub_id: int | None =
         if settings.smtp_user:
             client.login(settings.smtp_user, settings.smtp_password or "")
         refused = client.send_message(msg)  # returns once DATA got its 250
-    except smtplib.SMTPAuthenticationError:
-        _close(client)
-        raise DeliveryError(f"The mail server {settings.smtp_host} refused the login for {settings.smtp_user}") from None
-    except smtplib.SMTPRecipientsRefused:
-        _close(client)
-        raise DeliveryError(f"The mail server {settings.smtp_host} refused the address {to}") from None
     except (smtplib.SMTPException, OSError) as exc:
         _close(client)
-        raise DeliveryError(f"Could not send mail through {where}: {exc.__class__.__name__}: {exc}") from None
+        raise DeliveryError(_smtp_failure(settings, to, exc)) from None
     if refused:  # some recipients refused, the message accepted for none of ours (one recipient)
         _close(client)
         raise DeliveryError(f"The mail server refused {', '.join(refused)}")
@@ -99,6 +93,14 @@ def send_email(settings: Settings, digest: Digest, to: str, sub_id: int | None =
     finally:
         _close(client)
     return Delivered("email", to, detail)
+
+
+def _smtp_failure(settings: Settings, to: str, exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return f"The mail server {settings.smtp_host} refused the login for {settings.smtp_user}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return f"The mail server {settings.smtp_host} refused the address {to}"
+    return f"Could not send mail through {settings.smtp_host}:{settings.smtp_port}: {exc.__class__.__name__}: {exc}"
 
 
 def _close(client: smtplib.SMTP | None) -> None:

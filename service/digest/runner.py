@@ -106,8 +106,7 @@ class DigestService:
             # The mail server has the message: from here on it is sent, whatever happens to the
             # connection or to this process (docs/digest.md: the window left is this one write).
             with self.db.write() as conn:
-                store.finish_run(conn, run.id, owner=self.owner, now=now,
-                                 stories_=digest.new_count + digest.continuing_count)
+                store.finish_run(conn, run.id, owner=self.owner, now=now, stories_=_stories(digest))
             accepted.append(True)
 
         try:
@@ -124,8 +123,11 @@ class DigestService:
                 store.fail_run(conn, run.id, owner=self.owner, error=str(exc), retry_at=retry_at)
             log.warning("digest %s/%s failed (attempt %s): %s", sub.id, period, run.attempts, exc)
             return RunOutcome(sub.id, period, "failed", str(exc))
-        stories = digest.new_count + digest.continuing_count
         if not accepted:
             with self.db.write() as conn:
-                store.finish_run(conn, run.id, owner=self.owner, now=now, stories_=stories)
-        return RunOutcome(sub.id, period, "sent", delivered.detail, stories)
+                store.finish_run(conn, run.id, owner=self.owner, now=now, stories_=_stories(digest))
+        return RunOutcome(sub.id, period, "sent", delivered.detail, _stories(digest))
+
+
+def _stories(digest: Digest) -> int:
+    return digest.new_count + digest.continuing_count

@@ -183,7 +183,7 @@ class Pipeline:
                         new_matches.append(match_store.NewMatch(result.topic_id, item.id, result.score, result.terms))
                 added = match_store.insert_matches(conn, new_matches, now)
                 placed = None if self.defer_stories else self._place_safely(
-                    conn, [s for s in stored if s.status == "new"], now, source or "")
+                    conn, [s for s in stored if s.status == "new"], now, one_outlet=True)
         except _LeaseLost:
             return FeedOutcome(feed.id, feed.url, "lease_lost", message="Another worker took this feed over")
         self._after_commit(placed)
@@ -211,11 +211,11 @@ class Pipeline:
         self._synced_id = max(self._synced_id, top)
         self._local_ids.clear()
 
-    def _place_in_stories(self, conn, new_items, now: datetime, source: str | None = None, *,  # noqa: ANN001, ANN202
+    def _place_in_stories(self, conn, new_items, now: datetime, *, one_outlet: bool = False,  # noqa: ANN001, ANN202
                           sync: bool = True):
         """Plan story placements for new entries and write them; the index is updated after commit.
-        `source`: the one outlet all `new_items` come from (one feed document), when known: the new stories'
-        statistics are then computed here instead of re-read from the database."""
+        `one_outlet`: all `new_items` come from one outlet (one feed document), so the new stories'
+        statistics are computed here instead of re-read from the database."""
         if self.stories is None or not new_items:
             return None
         if sync:
@@ -224,7 +224,7 @@ class Pipeline:
                       for s in new_items]
         placements = self.stories.plan(candidates)
         new_keys = sorted({p.story for p in placements if isinstance(p.story, tuple)}, key=lambda k: k[1])
-        stats = _new_story_stats(new_items, placements, new_keys) if source is not None else None
+        stats = _new_story_stats(new_items, placements, new_keys) if one_outlet else None
         ids = story_store.create_stories(conn, len(new_keys), now, stats)
         new_ids = dict(zip(new_keys, ids))
         story_ids = [new_ids.get(p.story, p.story) for p in placements]
@@ -233,12 +233,12 @@ class Pipeline:
                                     [sid for p, sid in zip(placements, story_ids) if not isinstance(p.story, tuple)])
         return candidates, placements, new_ids, [s.id for s in new_items], set(story_ids)
 
-    def _place_safely(self, conn, new_items, now: datetime, source: str | None, *, sync: bool = True):  # noqa: ANN001, ANN202
+    def _place_safely(self, conn, new_items, now: datetime, *, one_outlet: bool = False, sync: bool = True):  # noqa: ANN001, ANN202
         """Story placement is an optional stage: if it fails, the entries and matches are stored without a
         story (a later run places them) and the log says so once — it never loses the feed."""
         try:
             with conn.begin_nested():
-                return self._place_in_stories(conn, new_items, now, source=source, sync=sync)
+                return self._place_in_stories(conn, new_items, now, one_outlet=one_outlet, sync=sync)
         except Exception as exc:  # noqa: BLE001
             if type(exc).__name__ not in self._placement_errors:
                 self._placement_errors.add(type(exc).__name__)
@@ -255,7 +255,7 @@ class Pipeline:
         latest = max(c.published_at for c in candidates)
         self._latest = max(self._latest or latest, latest)
         # "now" for merging is the newest time this index has placed (a backlog index has its own).
-        merges = self.stories.find_merges(touched, self.stories._latest or latest)
+        merges = self.stories.find_merges(touched, self.stories.latest or latest)
         if merges:
             with self.db.write() as conn:
                 story_store.merge_stories(conn, merges)
@@ -289,14 +289,14 @@ class Pipeline:
                         self.stories.add(row.story_id, Candidate(row.title, row.summary, row.url, row.published_at,
                                                                  row.language))
                     loaded_until = last if loaded_until is None else max(loaded_until, last)
-                    placed = self._place_safely(conn, [_Stored(r) for r in rows], last, None, sync=False)
+                    placed = self._place_safely(conn, [_Stored(r) for r in rows], last, sync=False)
                 if placed is None:
                     break  # placement fails on these: try again on the next run, not in a loop
                 self._after_commit(placed)
                 done += len(rows)
         finally:
             self.stories = main_index
-            if done:  # the live index re-reads what this pass placed inside its window
+            if done:  # a fresh live index re-reads what this pass placed inside its window
                 self._synced_id = 0
                 self._local_ids.clear()
                 self.stories = StoryIndex(window=main_index.window, threshold=main_index.threshold)

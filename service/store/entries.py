@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Row, bindparam, delete, func, select, text, update
 
@@ -21,6 +23,7 @@ sources = EntrySource.__table__
 # section page must not fold different articles together).
 SAME_ARTICLE_DAYS = 7
 SAME_TITLE = 0.5  # Jaccard similarity of the headlines' words
+
 
 @dataclass(frozen=True)
 class StoredEntry:
@@ -115,7 +118,7 @@ def _same_articles(conn: Connection, feed_id: int | None, fresh: list[Normalized
         # Two workers storing the same article from two feeds at once would each miss the other's
         # uncommitted row: a transaction lock per URL (taken in one order, so no deadlock) makes the
         # second wait for the first and then see its row.
-        keys = sorted({hash_url(u) for u in by_url})
+        keys = sorted({_lock_key(u) for u in by_url})
         conn.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"),
                      {"keys": keys})
     stored: dict[str, list[Row]] = {}
@@ -138,17 +141,13 @@ def _same_articles(conn: Connection, feed_id: int | None, fresh: list[Normalized
     return copies
 
 
-def hash_url(url: str) -> int:
+def _lock_key(url: str) -> int:
     """A signed 64-bit key for a URL (PostgreSQL advisory locks)."""
-    import hashlib
-
     return int.from_bytes(hashlib.sha256(url.encode()).digest()[:8], "big", signed=True)
 
 
 def _article_url(url: str) -> bool:
     """A URL that names one article, not a site's home page."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     return bool(parts.path.strip("/") or parts.query)
 

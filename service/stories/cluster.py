@@ -278,6 +278,7 @@ class _Staged(dict):
         self.by_title: dict[str, object] = {}
         self.df: Counter = Counter()  # word counts of the plan's items, so a big batch learns idf as it goes
         self.n_docs = 0
+        self.adopted = False  # commit() took these stories over (a plan is applied once)
 
 
 @dataclass(frozen=True)
@@ -328,6 +329,11 @@ class StoryIndex:
     def __len__(self) -> int:
         return len(self.stories)
 
+    @property
+    def latest(self) -> datetime | None:
+        """The newest publication time this index has placed: its "now"."""
+        return self._latest
+
     def _idf(self, term: str, staged: "_Staged | None" = None) -> float:
         if staged is not None and staged.n_docs:
             return math.log((self.n_docs + staged.n_docs + 1) / (self.df.get(term, 0) + staged.df.get(term, 0) + 1)) + 1.0
@@ -337,12 +343,10 @@ class StoryIndex:
         return (story is not None and story.last_seen is not None and abs(when - story.last_seen) <= self.window
                 and (story.first_seen is None or when - story.first_seen <= self.max_age))
 
-    def _scores(self, item_terms: set[str], when: datetime, staged: dict) -> dict:
+    def _scores(self, item_terms: set[str], when: datetime, staged: "_Staged") -> dict:
         """score(S) for every live story sharing a signature term with the item, in one postings pass."""
-        staged_df = getattr(staged, "df", {})
-        staged_postings = getattr(staged, "postings", {})
-        staged_n = getattr(staged, "n_docs", 0)
-        n_docs = self.n_docs + staged_n
+        staged_df, staged_postings = staged.df, staged.postings
+        n_docs = self.n_docs + staged.n_docs
         log_n = math.log(n_docs + 1)
         common = COMMON_SHARE * n_docs if n_docs >= 1000 else None  # too common to tell events apart
         df, postings = self.df, self._postings
@@ -405,11 +409,11 @@ class StoryIndex:
             out[key] = score
         return out
 
-    def _core_mass(self, story: _Story, staged: "_Staged | None" = None) -> float:
+    def _core_mass(self, story: _Story, staged: "_Staged") -> float:
         """Σ idf·share over the story's core words (those in at least CORE_SHARE of its entries)."""
         need = self.core_share * (story.docs + 1)
-        staged_df = getattr(staged, "df", {})
-        n_docs = self.n_docs + getattr(staged, "n_docs", 0)
+        staged_df = staged.df
+        n_docs = self.n_docs + staged.n_docs
         common = COMMON_SHARE * n_docs if n_docs >= 1000 else None
         mass = 0.0
         for t in story.frequent:
@@ -484,7 +488,7 @@ class StoryIndex:
         this index, and one process applies its plans one at a time): they replace the stories they
         copied instead of the items being counted a second time."""
         staged = getattr(placements, "staged", None)
-        if staged is not None and not getattr(staged, "adopted", False):
+        if staged is not None and not staged.adopted:
             staged.adopted = True
             self._adopt(staged, items, placements, new_ids)
             return
