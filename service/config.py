@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,11 @@ class Settings(BaseSettings):
     story_threshold: float = Field(0.03, gt=0, le=1)
     # Off only to measure ingest without it (bench) or to save CPU on a pure keyword-alert install.
     cluster_stories: bool = True
+    # Which entries are grouped into global stories: "matched" (entries some topic matched: who else,
+    # across your topics, covers a development; the default) or "all" (every stored entry, for browsing
+    # all news with `followup stories`; story placement was most of a cold ingest's cost). A topic's own
+    # developments are grouped from its matches either way (docs/stories.md).
+    story_scope: Literal["matched", "all"] = "matched"
     # Plain RSS 2.0 through the lxml fast path when it gives feedparser's results (docs/performance.md).
     fast_parse: bool = True
     # A worker's claim on a feed; a worker that dies loses its feeds to the others after this long.

@@ -161,9 +161,13 @@ class Match(Base):
     # The entry's publication time, copied (it never changes) so a topic's newest matches come from one
     # index: migration 0004, docs/performance.md.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The development on this topic the entry belongs to: the entry id of the development's first entry
+    # (service/stories/develop.py; migration 0007). None until placed.
+    development_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         UniqueConstraint("topic_id", "entry_id", name="uq_matches_topic_entry"),
+        Index("ix_matches_topic_development", "topic_id", "development_id"),
         Index("ix_matches_entry", "entry_id"),
         Index("ix_matches_topic_published", "topic_id", "published_at", "id"),
         Index("ix_matches_published", "published_at", "id"),

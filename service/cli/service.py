@@ -177,8 +177,9 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Feed files (RSS, At
         for path in files:
             summary.outcomes.append(pipeline.ingest_file(path))
             progress.advance(task)
-        placing = progress.add_task("Grouping into stories", total=None)
+        placing = progress.add_task("Grouping into developments", total=None)
         pipeline.assign_missing_stories()
+        pipeline.assign_developments()
         progress.update(placing, total=1, completed=1)
     read = sum(o.entries for o in summary.outcomes)
     out.print(f"Ingested {len(files)} files: {read} entries read, {summary.new_entries} new, "

@@ -24,12 +24,13 @@ def _load(ctx, topic: str | None, since: str | None, until: str | None, limit: i
 @app.command()
 @command
 def stories(db: DbOption = None,
-            topic: Annotated[str | None, typer.Option(help="Only stories with a match for this topic.")] = None,
+            topic: Annotated[str | None, typer.Option(help="A topic's own developments instead of all stories.")] = None,
             since: Annotated[str | None, typer.Option(help="Active since: an age (7d) or a date.")] = "7d",
             until: Annotated[str | None, typer.Option(help="Active before: an age or a date.")] = None,
             limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many stories.")] = 20,
             fmt: Annotated[str, typer.Option("--format", help="table, json or jsonl.")] = "table") -> None:
-    """Stories (one development, all its outlets), most recently active first.
+    """Stories (one event, all its outlets), most recently active first; with --topic, that topic's
+    developments (its own matched entries grouped by event).
 
     Example: followup stories --topic forced-labor --since 2023-03-01 --until 2023-03-31
     """
@@ -78,8 +79,9 @@ def timeline(slug: Annotated[str, typer.Argument(help="The topic.")], db: DbOpti
         span = f"{first:%Y-%m-%d}" + (f" → {d['last_seen']:%m-%d}" if d["last_seen"].date() != first.date() else "")
         marker = "" if d["status"] == "new" else "  (continuing)"
         out.print(f"{span:<18} {d['topic_headline']}{marker}", markup=False)
-        feeds = sorted({e["feed"] or "?" for e in d["entries"] if e["matched"]})
+        feeds = sorted({e["feed"] or "?" for e in d["entries"]})
         shown = ", ".join(feeds[:6]) + (f" and {len(feeds) - 6} more" if len(feeds) > 6 else "")
-        out.print(f"{'':<18} {d['topic_outlets']} outlet{'s' if d['topic_outlets'] != 1 else ''} on {slug}: {shown}; "
-                  f"{d['outlets']} outlet{'s' if d['outlets'] != 1 else ''} and {d['entry_count']} "
-                  f"entr{'ies' if d['entry_count'] != 1 else 'y'} in the story", markup=False)
+        wider = d.get("story_outlets") or 0
+        out.print(f"{'':<18} {d['outlets']} outlet{'s' if d['outlets'] != 1 else ''}, {d['entry_count']} "
+                  f"entr{'ies' if d['entry_count'] != 1 else 'y'}: {shown}"
+                  + (f"; {wider} outlets in the wider story" if wider > d["outlets"] else ""), markup=False)

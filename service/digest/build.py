@@ -1,12 +1,15 @@
 """Build one digest object from stored rows. Pure: every format is rendered from what this returns.
 
-A development matched by several of the digest's topics is shown once, under the first of them (in
-the subscription's order), with "also on: …" naming the others.
+Per topic, its developments (its matched entries grouped by event, service/stories/develop.py): *new
+developments* first (first entry in the window), ranked by how many independent outlets covered them and
+then by match score; then *continuing coverage* (older developments with new entries in the window).
+Each: a headline (its first report in the window), a one-line summary, its outlets with links, and dates
+in the subscriber's time zone.
 
-Per topic: *new developments* first (stories first seen in the window), ranked by how many independent
-outlets covered them and then by match score; then *continuing coverage* (older stories with new
-entries in the window). Each story: a headline (its first report in the window), a one-line summary,
-its outlets with links, and dates in the subscriber's time zone.
+One event once per digest: a development of a later topic whose entries in the window are at least half
+already shown under an earlier topic (in the subscription's order) is not shown again; the earlier one
+says "also on: …" and the later topic lists it as shown above. Half, not any: one shared report must not
+hide a bigger development behind a one-entry one.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ class Link:
 
 @dataclass
 class StoryItem:
-    story_id: int | None
+    story_id: int | None  # the global story of its first entry, if any
     status: str  # new | continuing
     headline: str
     summary: str
@@ -47,6 +50,7 @@ class StoryItem:
     story_outlets: int  # outlets in the whole story (all time)
     score: float
     also_on: list[str] = field(default_factory=list)  # later topics of this digest that matched it too
+    development_id: int | None = None  # the development on its topic (its first entry's id)
 
 
 @dataclass
@@ -124,30 +128,35 @@ def build_digest(*, topics: list[tuple[str, str]], rows: list, start: datetime, 
                  period: str, generated_at: datetime, title: str = "Followup digest",
                  public_url: str | None = None, per_section: int = PER_SECTION) -> Digest:
     """`topics`: (slug, name) in display order; `rows`: store.digests.digest_rows output; `firsts`:
-    (topic, story id) -> when the topic first matched the story (store.digests.topic_story_first_seen)."""
+    (topic, development) -> its first entry's time (store.digests.development_first_seen)."""
     firsts = firsts or {}
     zone = ZoneInfo(tz)
     base = public_url.rstrip("/") if public_url else None
     by_topic: dict[str, dict[Any, list]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        key = r.story_id if r.story_id is not None else f"entry-{r.entry_id}"
+        key = r.development_id if r.development_id is not None else f"entry-{r.entry_id}"
         by_topic[r.topic][key].append(r)
     sections = []
     new_total = continuing_total = 0
-    shown: dict[Any, StoryItem] = {}  # one event once per digest: under its first topic, "also on" the rest
+    shown: dict[int, StoryItem] = {}  # entry id -> the item it is shown in (one event once per digest)
     for slug, name in topics:
         section = TopicSection(slug, name, web_url=f"{base}/topics/{slug}" if base else None)
         items = []
         for key, group in by_topic.get(slug, {}).items():
-            if key in shown:
-                shown[key].also_on.append(slug)
-                section.shown_above.append(shown[key].headline)
+            above = _shown_above(group, shown)
+            if above is not None:
+                if slug not in above.also_on:
+                    above.also_on.append(slug)
+                section.shown_above.append(above.headline)
                 continue
-            items.append(shown.setdefault(key, _story(key, group, start, zone, firsts.get((slug, key)))))
+            item = _story(key, group, start, zone, firsts.get((slug, key)))
+            items.append(item)
+            for r in group:
+                shown.setdefault(r.entry_id, item)
         new = sorted((i for i in items if i.status == "new"),
-                     key=lambda i: (-len(i.outlets), -i.score, i.first_seen, str(i.story_id)))
+                     key=lambda i: (-len(i.outlets), -i.score, i.first_seen, str(i.development_id)))
         continuing = sorted((i for i in items if i.status == "continuing"),
-                            key=lambda i: (-len(i.outlets), -i.score, i.first_seen, str(i.story_id)))
+                            key=lambda i: (-len(i.outlets), -i.score, i.first_seen, str(i.development_id)))
         section.new, section.more_new = new[:per_section], max(0, len(new) - per_section)
         section.continuing, section.more_continuing = continuing[:per_section], max(0, len(continuing) - per_section)
         new_total += len(new)
@@ -159,6 +168,21 @@ def build_digest(*, topics: list[tuple[str, str]], rows: list, start: datetime, 
         new_count=new_total, continuing_count=continuing_total,
         web_url=base, api_url=f"{base}/api/digest" if base else None,
     )
+
+
+def _shown_above(group: list, shown: dict[int, StoryItem]) -> StoryItem | None:
+    """The item already shown that holds at least half of this development's entries, if any."""
+    counts: dict[int, int] = defaultdict(int)
+    items: dict[int, StoryItem] = {}
+    for r in group:
+        item = shown.get(r.entry_id)
+        if item is not None:
+            counts[id(item)] += 1
+            items[id(item)] = item
+    if not counts:
+        return None
+    best = max(counts, key=lambda k: counts[k])
+    return items[best] if 2 * counts[best] >= len(group) else None
 
 
 def _story(key: Any, group: list, start: datetime, zone: ZoneInfo, topic_first: datetime | None) -> StoryItem:
@@ -178,5 +202,6 @@ def _story(key: Any, group: list, start: datetime, zone: ZoneInfo, topic_first: 
         first_seen=story_first, last_seen=last, first_seen_local=local(story_first, zone),
         last_seen_local=local(last, zone), outlets=outlets, links=links[:LINKS],
         more_links=max(0, len(links) - LINKS), entries=len(group),
-        story_outlets=first.story_outlets or len(outlets), score=round(max(r.score for r in group), 3),
+        story_outlets=max(first.story_outlets or 0, len(outlets)), score=round(max(r.score for r in group), 3),
+        development_id=key if isinstance(key, int) else None,
     )

@@ -53,8 +53,7 @@ class DigestService:
         with self.db.read() as conn:
             chosen = store.digest_topics(conn, topics)
             rows = store.digest_rows(conn, [t.slug for t in chosen], start, end)
-            firsts = store.topic_story_first_seen(conn, [t.slug for t in chosen],
-                                                  [r.story_id for r in rows if r.story_id is not None])
+            firsts = store.development_first_seen(conn, rows)
         period = period or end.astimezone(schedule.zone(tz)).date().isoformat()
         return build_digest(topics=[(t.slug, t.name) for t in chosen], rows=rows, firsts=firsts, start=start, end=end, tz=tz,
                             period=period, generated_at=now, public_url=self.settings.public_url)

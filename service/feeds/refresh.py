@@ -22,9 +22,12 @@ from ..models import utcnow
 from ..store import entries as entry_store
 from ..store import feeds as feed_store
 from ..store import matches as match_store
+from ..store import developments as development_store
 from ..store import stories as story_store
 from ..store import topics as topic_store
 from ..stories.cluster import Candidate, StoryIndex
+from ..stories.develop import CONTEXT, SPAN, Item, develop
+from ..stories.meaning import meaning_vector
 from ..topics.compile import Matcher
 from ..topics.match import make_document
 from .fetch import Fetcher, FetchResult
@@ -109,6 +112,59 @@ def _new_story_stats(items, placements, new_keys) -> list[dict]:  # noqa: ANN001
     return [stats[k] for k in new_keys]
 
 
+# What placing a topic's entries from time t needs to read: the developments still open at t (first
+# entry at most SPAN before) and the topic's vocabulary of the CONTEXT before that.
+LOOKBACK = CONTEXT + SPAN
+
+
+def develop_topics(conn, topic_ids: list[int] | None = None) -> int:  # noqa: ANN001
+    """Place the topics' unplaced matches in developments, in publication order.
+
+    Placement is a single pass in publication order, so where an entry goes depends only on the entries
+    published before it: the entries before the earliest unplaced one keep their development and only
+    the ones from there on are placed again. However the entries arrived (a backfill, per-source files,
+    polling, a late older entry, a re-matched topic), the result is what one pass over all of them in
+    publication order gives."""
+    placed = 0
+    for topic_id, first in sorted(development_store.unplaced(conn, topic_ids).items()):
+        development_store.lock_topic(conn, topic_id)
+        before, todo, current = [], [], {}
+        for r in development_store.topic_items(conn, topic_id, first[0] - LOOKBACK):
+            item = Item(r.entry_id, development_store._aware(r.published_at), r.title or "", r.summary or "",
+                        r.language)
+            if item.key < first and r.development_id is not None:
+                before.append((item, r.development_id))
+            else:
+                todo.append(item)
+                current[r.entry_id] = r.development_id
+        result = develop(todo, before, meaning=meaning_vector())
+        development_store.set_developments(conn, topic_id, {e: d for e, d in result.items() if current.get(e) != d})
+        placed += len(result)
+    return placed
+
+
+def _develop_safely(conn, topic_ids: list[int]) -> None:  # noqa: ANN001
+    """Development placement is an optional stage of storing a feed: if it fails, the matches stay
+    unplaced (the next poll places them) and the feed is stored all the same."""
+    try:
+        with conn.begin_nested():
+            develop_topics(conn, topic_ids)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("development placement failed; the matches are placed on the next run: %s: %s",
+                    type(exc).__name__, exc, exc_info=True)
+
+
+def assign_developments(db: Database, topic_ids: list[int] | None = None) -> int:
+    """Place all unplaced matches, one topic per write transaction."""
+    with db.read() as conn:
+        pending = sorted(development_store.unplaced(conn, topic_ids))
+    placed = 0
+    for topic_id in pending:
+        with db.write() as conn:
+            placed += develop_topics(conn, [topic_id])
+    return placed
+
+
 class _LeaseLost(Exception):
     """Our lease on a feed expired and another worker claimed it."""
 
@@ -182,8 +238,13 @@ class Pipeline:
                     for result in matcher.match(doc):
                         new_matches.append(match_store.NewMatch(result.topic_id, item.id, result.score, result.terms))
                 added = match_store.insert_matches(conn, new_matches, now)
-                placed = None if self.defer_stories else self._place_safely(
-                    conn, [s for s in stored if s.status == "new"], now, one_outlet=True)
+                placed = None
+                if not self.defer_stories:
+                    matched = {m.entry_id for m in new_matches}
+                    placed = self._place_safely(conn, [s for s in stored if s.status == "new" and (
+                        self.settings.story_scope == "all" or s.id in matched)], now, one_outlet=True)
+                    if added:
+                        _develop_safely(conn, sorted({m.topic_id for m in new_matches}))
         except _LeaseLost:
             return FeedOutcome(feed.id, feed.url, "lease_lost", message="Another worker took this feed over")
         self._after_commit(placed)
@@ -279,7 +340,8 @@ class Pipeline:
         try:
             while True:
                 with self.db.write() as conn:
-                    rows = story_store.entries_without_story(conn, batch)
+                    rows = story_store.entries_without_story(conn, batch,
+                                                             matched_only=self.settings.story_scope == "matched")
                     if not rows:
                         break
                     first, last = rows[0].published_at, rows[-1].published_at
@@ -301,6 +363,10 @@ class Pipeline:
                 self._local_ids.clear()
                 self.stories = StoryIndex(window=main_index.window, threshold=main_index.threshold)
         return done
+
+    def assign_developments(self) -> int:
+        """Place every match not yet in a development (a backfill, a re-matched topic, an upgrade)."""
+        return assign_developments(self.db)
 
     def record_error(self, feed, message: str, *, now: datetime, owner: str | None, status_label: str,  # noqa: ANN001
                      retry_after: int | None = None, disable: bool = False, extra: dict | None = None) -> FeedOutcome:
@@ -370,6 +436,7 @@ class Pipeline:
         owner = owner or worker_name()
         summary = RunSummary()
         await asyncio.to_thread(self.assign_missing_stories)
+        await asyncio.to_thread(self.assign_developments)
         s = self.settings
         started = utcnow()
         write_lock = asyncio.Lock()  # one writer: SQLite allows no more, and parsing is CPU-bound anyway
@@ -529,4 +596,6 @@ def match_backlog(db: Database, slug: str, *, replace: bool = False,
                     added += match_store.insert_matches(write_conn, found, now)
             if on_batch:
                 on_batch(len(rows))
+    if replace or added:
+        assign_developments(db, [topic.id])
     return added

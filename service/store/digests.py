@@ -3,13 +3,13 @@ rows a digest is built from."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Row, and_, delete, func, or_, select, update
 
 from ..errors import NotFoundError
 from ..models import DigestRun, Entry, Feed, Match, Story, Subscription, Topic
-from ._sql import chunks, insert
+from ._sql import insert
 
 subscriptions = Subscription.__table__
 runs = DigestRun.__table__
@@ -140,7 +140,8 @@ def digest_rows(conn: Connection, slugs: list[str], start: datetime, end: dateti
              entries.c.published_at >= start - LATE_ARRIVAL, entries.c.published_at < start),
     )
     stmt = (
-        select(topics.c.slug.label("topic"), matches.c.score, entries.c.id.label("entry_id"), entries.c.title,
+        select(topics.c.slug.label("topic"), topics.c.id.label("topic_id"), matches.c.development_id,
+               matches.c.score, entries.c.id.label("entry_id"), entries.c.title,
                entries.c.summary, entries.c.url, entries.c.published_at, entries.c.story_id,
                func.coalesce(feeds.c.title, entries.c.source, feeds.c.url).label("feed"),
                stories.c.first_seen.label("story_first_seen"), stories.c.last_seen.label("story_last_seen"),
@@ -155,20 +156,12 @@ def digest_rows(conn: Connection, slugs: list[str], start: datetime, end: dateti
     return list(conn.execute(stmt))
 
 
-def topic_story_first_seen(conn: Connection, slugs: list[str], story_ids: list[int]) -> dict[tuple[str, int], datetime]:
-    """When each (topic, story) was first matched: a story is a *new development for a topic* when the
-    topic's first report of it falls in the window, even if the story began with reports the topic
-    does not cover."""
-    out: dict[tuple[str, int], datetime] = {}
-    for batch in chunks(sorted(set(story_ids))):
-        stmt = (select(topics.c.slug, entries.c.story_id, func.min(entries.c.published_at).label("first"))
-                .select_from(matches.join(topics, topics.c.id == matches.c.topic_id)
-                             .join(entries, entries.c.id == matches.c.entry_id))
-                .where(topics.c.slug.in_(slugs), entries.c.story_id.in_(batch))
-                .group_by(topics.c.slug, entries.c.story_id))
-        for r in conn.execute(stmt):
-            first = r.first
-            if isinstance(first, str):  # SQLite returns MIN() of a timestamp column as text
-                first = datetime.fromisoformat(first)
-            out[(r.slug, r.story_id)] = first if first.tzinfo else first.replace(tzinfo=timezone.utc)
-    return out
+def development_first_seen(conn: Connection, rows: list[Row]) -> dict[tuple[str, int], datetime]:
+    """(topic, development) -> its first entry's publication time, for the developments of digest rows:
+    a development is *new* in a digest when its first entry falls in the window."""
+    from . import developments
+
+    slugs = {r.topic_id: r.topic for r in rows}
+    firsts = developments.development_first_seen(
+        conn, [(r.topic_id, r.development_id) for r in rows if r.development_id is not None])
+    return {(slugs[t], d): when for (t, d), when in firsts.items()}

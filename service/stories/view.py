@@ -1,37 +1,51 @@
-"""Stories as people read them: a list with their entries, seen from a topic when one is given.
-Shared by the CLI (`followup stories`, `followup timeline`), the API and the web UI."""
+"""Stories and developments as people read them, with their entries. Shared by the CLI (`followup
+stories`, `followup timeline`), the API, the web UI and the Atom feeds.
+
+Seen from a topic, the unit is the topic's own *development* (its matched entries grouped by event,
+service/stories/develop.py): headed by its first entry, dated by its entries, counted by the outlets that
+covered it on the topic. Without a topic, the global stories (service/stories/cluster.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from ..db import Database
+from ..store import developments as development_store
 from ..store import stories as story_store
 from ..store import topics as topic_store
 
 
 def load_stories(db: Database, *, topic: str | None, since: datetime | None, until: datetime | None,
                  limit: int) -> list[dict]:
-    """Stories active in [since, until), newest activity first. With `topic`: only stories it matched,
-    each headed by the topic's first report of it (the story's own first entry may be an earlier report
-    the topic does not cover), with the outlets that covered it on the topic, and each entry's
-    `matched`; a story is *new* in the window when the topic first matched it inside the window."""
+    """Stories (or, with `topic`, the topic's developments) active in [since, until), newest activity
+    first; a development is *new* in the window when its first entry is inside it."""
+    if topic:
+        return load_developments(db, topic, since=since, until=until, limit=limit)
     with db.read() as conn:
-        if topic:
-            topic_store.get_topic(conn, topic)
-        rows = story_store.list_stories(conn, topic=topic, since=since, until=until, limit=limit)
-        members = story_store.story_entries(conn, [r.id for r in rows], topic)
+        rows = story_store.list_stories(conn, since=since, until=until, limit=limit)
+        members = story_store.story_entries(conn, [r.id for r in rows])
+    return [dict(id=r.id, headline=r.headline, first_seen=r.first_seen, last_seen=r.last_seen, outlets=r.source_count,
+                 entry_count=r.entry_count, status="new" if since is None or r.first_seen >= since else "continuing",
+                 entries=[dict(guid=e.guid, url=e.url, title=e.title, feed=e.feed, published=e.published_at)
+                          for e in members.get(r.id, [])])
+            for r in rows]
+
+
+def load_developments(db: Database, topic: str, *, since: datetime | None, until: datetime | None,
+                      limit: int) -> list[dict]:
+    with db.read() as conn:
+        row = topic_store.get_topic(conn, topic)
+        developments = development_store.list_developments(conn, row.id, since=since, until=until, limit=limit)
+        members = development_store.development_entries(conn, row.id, [d["id"] for d in developments])
     data = []
-    for r in rows:
-        own = members.get(r.id, [])
-        on_topic = [e for e in own if e.matched]
-        first = on_topic[0].published_at if on_topic else r.first_seen
+    for d in developments:
+        status = "new" if since is None or d["first_seen"] >= since else "continuing"
         data.append(dict(
-            id=r.id, headline=r.headline, first_seen=r.first_seen, last_seen=r.last_seen, outlets=r.source_count,
-            entry_count=r.entry_count, status="new" if since is None or first >= since else "continuing",
-            **({"topic_headline": on_topic[0].title if on_topic else r.headline, "topic_first_seen": first,
-                "topic_entry_count": len(on_topic), "topic_outlets": len({e.feed for e in on_topic})} if topic else {}),
-            entries=[dict(guid=e.guid, url=e.url, title=e.title, feed=e.feed, published=e.published_at,
-                          **({"matched": bool(e.matched)} if topic else {})) for e in own],
+            d, status=status,
+            # The names the topic views have always read (a development *is* the topic's view of an event).
+            topic_headline=d["headline"], topic_first_seen=d["first_seen"], topic_entry_count=d["entry_count"],
+            topic_outlets=d["outlets"],
+            entries=[dict(guid=e.guid, url=e.url, title=e.title, feed=e.feed, published=e.published_at, matched=True)
+                     for e in members.get(d["id"], [])],
         ))
     return data

@@ -1,4 +1,6 @@
-"""An Atom 1.0 feed of a topic's new developments (one entry per story), for feed readers."""
+"""An Atom 1.0 feed of a topic's developments (one entry per development), for feed readers.
+
+An entry's `updated` is its development's newest entry on the topic: unrelated news never moves it."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ def topic_atom(*, topic, stories: list[dict], base_url: str, now: datetime) -> s
         '<feed xmlns="http://www.w3.org/2005/Atom">',
         f"<id>{escape(f'{base_url}/topics/{topic.slug}')}</id>",
         f"<title>{escape(f'Followup: {topic.name}')}</title>",
-        f"<subtitle>{escape(f'New developments on {topic.slug}, one entry per story')}</subtitle>",
+        f"<subtitle>{escape(f'New developments on {topic.slug}, one entry per development')}</subtitle>",
         f"<updated>{_iso(updated)}</updated>",
         f"<link rel=\"self\" type=\"application/atom+xml\" href={quoteattr(self_url)}/>",
         f"<link rel=\"alternate\" type=\"text/html\" href={quoteattr(f'{base_url}/topics/{topic.slug}')}/>",
@@ -27,7 +29,7 @@ def topic_atom(*, topic, stories: list[dict], base_url: str, now: datetime) -> s
         "<generator>Followup</generator>",
     ]
     for s in stories:
-        on_topic = [e for e in s["entries"] if e.get("matched")] or s["entries"]
+        on_topic = s["entries"]
         link = next((e["url"] for e in on_topic if e["url"] and e["url"].startswith(("http://", "https://"))), None)
         outlets = sorted({e["feed"] or "?" for e in on_topic})
         items = "".join(f"<li><a href={quoteattr(e['url'])}>{escape(e['feed'] or '?')}</a>: {escape(e['title'])}</li>"
@@ -36,7 +38,7 @@ def topic_atom(*, topic, stories: list[dict], base_url: str, now: datetime) -> s
         content = f"<p>{len(outlets)} outlet{'s' if len(outlets) != 1 else ''} on {escape(topic.slug)}:</p><ul>{items}</ul>"
         parts += [
             "<entry>",
-            f"<id>urn:followup:story:{s['id']}</id>",
+            f"<id>urn:followup:development:{escape(topic.slug)}:{s['id']}</id>",
             f"<title>{escape(s['topic_headline'])}</title>",
             f"<published>{_iso(s['topic_first_seen'])}</published>",
             f"<updated>{_iso(s['last_seen'])}</updated>",

@@ -1,38 +1,77 @@
-"""Order independence (issue 13): a backfill of per-source files and the same days ingested one by one
-form the same developments, because `followup ingest` stores first and places entries in stories in
-publication order. Real items from ../shared/data (1–15 March 2023, as the issue reproduced it; the
-6 March forced-labor compensation plan)."""
+"""Developments a reader can trust (issue 13), on the real items of 1–17 March 2023 (../shared/data):
+
+- order independence: a backfill of per-source files (`followup ingest` once) and the same days arriving
+  one day at a time (an `ingest` per day into the same database, as polling sees them) give the same
+  developments on forced-labor and japan-korea-relations;
+- the 6 March compensation plan is one forced-labor development of at least 10 outlets, and the 16 March
+  Tokyo summit one japan-korea-relations development;
+- nothing from outside Japan–Korea news inside either."""
 
 from __future__ import annotations
 
 import json
+import re
+from collections import defaultdict
 from datetime import datetime
 
 from ..conftest import shared_data
 
-
-def developments(cli, db: str) -> list[tuple[str, tuple[str, ...]]]:
-    digest = json.loads(cli("digest", "--topics", "forced-labor", "--since", "2023-03-05", "--until", "2023-03-09",
-                            "--format", "json", "--db", db).stdout)
-    section = digest["sections"][0]
-    return sorted((s["headline"], tuple(sorted(s["outlets"]))) for s in section["new"] + section.get("continuing", []))
+JAPAN_KOREA = re.compile(r"japan|korea|seoul|tokyo|yoon|kishida|omurice|omelette", re.I)
 
 
-def test_per_source_backfill_equals_day_by_day(cli, tmp_path):
+def developments(cli, db: str, topic: str) -> list[dict]:
+    result = cli("stories", "--topic", topic, "--since", "2023-03-01", "--until", "2023-03-18", "--limit", "200",
+                 "--format", "json", "--db", db)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def grouping(devs: list[dict]) -> set[frozenset[str]]:
+    return {frozenset(e["guid"] for e in d["entries"]) for d in devs}
+
+
+def test_backfill_and_day_by_day_give_the_same_trustworthy_developments(cli, tmp_path):
     shared_data()
     from bench.corpus import items, write_daily_feeds, write_feeds
 
-    rows = [i for i in items(months={3}) if datetime.fromisoformat(i["date_published"]).day <= 15]
-    results = {}
-    for name, writer in (("per-source", write_feeds), ("daily", write_daily_feeds)):
-        paths = writer(iter(rows), tmp_path / name)
-        db = f"sqlite:///{tmp_path / name}.db"
-        assert cli("seed", "--db", db).exit_code == 0
-        ingest = cli("ingest", *map(str, sorted(paths)), "--db", db)
-        assert ingest.exit_code == 0, ingest.stderr
-        results[name] = developments(cli, db)
-    assert results["per-source"] == results["daily"]
-    # The 6 March plan is one development of 10+ outlets, not one per outlet's file.
-    big = [headline for headline, outlets in results["daily"] if len(outlets) >= 10]
-    assert len(big) == 1 and "plan" in big[0].lower(), results["daily"]
-    assert not [h for h, _ in results["daily"] if "compensat" in h.lower() and h != big[0]], results["daily"]
+    rows = [i for i in items(months={3}) if datetime.fromisoformat(i["date_published"]).day <= 17]
+    found: dict[str, dict[str, list[dict]]] = {}
+
+    backfill = f"sqlite:///{tmp_path / 'backfill'}.db"
+    assert cli("seed", "--db", backfill).exit_code == 0
+    paths = write_feeds(iter(rows), tmp_path / "per-source")
+    result = cli("ingest", *map(str, sorted(paths)), "--db", backfill)
+    assert result.exit_code == 0, result.stderr
+
+    daily = f"sqlite:///{tmp_path / 'daily'}.db"
+    assert cli("seed", "--db", daily).exit_code == 0
+    by_day = defaultdict(list)
+    for path in write_daily_feeds(iter(rows), tmp_path / "daily"):
+        by_day[re.search(r"2023-\d\d-\d\d", path.name).group(0)].append(path)
+    for day in sorted(by_day):
+        result = cli("ingest", *map(str, sorted(by_day[day])), "--db", daily)
+        assert result.exit_code == 0, result.stderr
+
+    for name, db in (("backfill", backfill), ("daily", daily)):
+        found[name] = {t: developments(cli, db, t) for t in ("forced-labor", "japan-korea-relations")}
+    for topic in ("forced-labor", "japan-korea-relations"):
+        assert grouping(found["backfill"][topic]) == grouping(found["daily"][topic]), topic
+
+    labor = found["backfill"]["forced-labor"]
+    plan = [d for d in labor if d["outlets"] >= 10]
+    assert len(plan) == 1, [(d["headline"], d["outlets"]) for d in labor]
+    plan_days = {e["published"][:10] for e in plan[0]["entries"]}
+    assert "2023-03-06" in plan_days and plan_days <= {"2023-03-05", "2023-03-06", "2023-03-07", "2023-03-08"}
+    # No other forced-labor development is the plan again.
+    assert not [d for d in labor if d is not plan[0] and d["first_seen"][:10] == "2023-03-06"], labor
+
+    relations = found["backfill"]["japan-korea-relations"]
+    summit = {d["id"] for d in relations for e in d["entries"]
+              if e["published"].startswith("2023-03-16") and "summit" in e["title"].lower()
+              and "missile" not in e["title"].lower() and "icbm" not in e["title"].lower()}
+    assert len(summit) == 1, [(d["headline"], [e["title"] for e in d["entries"]]) for d in relations]
+
+    summit_dev = next(d for d in relations if d["id"] in summit)
+    for dev in (plan[0], summit_dev):
+        strangers = [e["title"] for e in dev["entries"] if not JAPAN_KOREA.search(e["title"])]
+        assert not strangers, (dev["headline"], strangers)

@@ -1,0 +1,127 @@
+"""A topic's developments: which matches are still to be placed, what a placement needs to read, writing
+the placements, and listing developments for timelines, pages, digests and Atom."""
+
+from __future__ import annotations
+
+import zlib
+from collections import defaultdict
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, Row, bindparam, distinct, func, select, text, tuple_, update
+
+from ..models import Entry, Feed, Match, Story, Topic
+from ._sql import chunks
+
+matches = Match.__table__
+entries = Entry.__table__
+topics = Topic.__table__
+feeds = Feed.__table__
+stories = Story.__table__
+
+OUTLET = func.coalesce(feeds.c.title, entries.c.source, feeds.c.url)
+
+
+def _aware(value: datetime | str) -> datetime:
+    if isinstance(value, str):  # SQLite returns MIN()/MAX() of a timestamp column as text
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def lock_topic(conn: Connection, topic_id: int) -> None:
+    """PostgreSQL: one placer per topic at a time (two workers re-placing the same topic's recent
+    entries would each write what their own snapshot saw). SQLite has one writer anyway."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                     {"k": zlib.crc32(f"followup-development-{topic_id}".encode()) - 2**31})
+
+
+def unplaced(conn: Connection, topic_ids: list[int] | None = None) -> dict[int, tuple[datetime, int]]:
+    """Topics with matches not yet in a development -> the earliest such match (published, entry id)."""
+    stmt = (select(matches.c.topic_id, matches.c.published_at, matches.c.entry_id)
+            .where(matches.c.development_id.is_(None)))
+    if topic_ids is not None:
+        stmt = stmt.where(matches.c.topic_id.in_(topic_ids))
+    first: dict[int, tuple[datetime, int]] = {}
+    # One pass over the unplaced matches (few: what the last documents added, or a backfill's).
+    for r in conn.execute(stmt):
+        key = (_aware(r.published_at), r.entry_id)
+        if r.topic_id not in first or key < first[r.topic_id]:
+            first[r.topic_id] = key
+    return first
+
+
+def topic_items(conn: Connection, topic_id: int, since: datetime) -> list[Row]:
+    """The topic's matched entries published from `since`, in publication order, with what placing them
+    needs and where each is now."""
+    return list(conn.execute(
+        select(matches.c.entry_id, matches.c.published_at, matches.c.development_id, entries.c.title,
+               entries.c.summary, entries.c.language)
+        .join(entries, entries.c.id == matches.c.entry_id)
+        .where(matches.c.topic_id == topic_id, matches.c.published_at >= since)
+        .order_by(matches.c.published_at, matches.c.entry_id)))
+
+
+def set_developments(conn: Connection, topic_id: int, placed: dict[int, int]) -> None:
+    """Write entry id -> development for one topic's matches."""
+    if placed:
+        conn.execute(update(matches).where(matches.c.topic_id == topic_id, matches.c.entry_id == bindparam("e_id"))
+                     .values(development_id=bindparam("d_id")),
+                     [dict(e_id=e, d_id=d) for e, d in placed.items()])
+
+
+def list_developments(conn: Connection, topic_id: int, *, since: datetime | None = None,
+                      until: datetime | None = None, limit: int = 50) -> list[dict]:
+    """The topic's developments with an entry published in [since, until), newest activity first: id,
+    first/last seen, entries, outlets, and the headline (the development's first entry)."""
+    stmt = (select(matches.c.development_id, func.min(matches.c.published_at).label("first"),
+                   func.max(matches.c.published_at).label("last"), func.count().label("n"),
+                   func.count(distinct(OUTLET)).label("outlets"))
+            .select_from(matches.join(entries, entries.c.id == matches.c.entry_id)
+                         .outerjoin(feeds, feeds.c.id == entries.c.feed_id))
+            .where(matches.c.topic_id == topic_id, matches.c.development_id.is_not(None))
+            .group_by(matches.c.development_id))
+    if since is not None:
+        stmt = stmt.having(func.max(matches.c.published_at) >= since)
+    if until is not None:
+        stmt = stmt.having(func.min(matches.c.published_at) < until)
+    rows = sorted(conn.execute(stmt), key=lambda r: (_aware(r.last), r.development_id), reverse=True)[:limit]
+    heads = {}
+    for batch in chunks([r.development_id for r in rows]):
+        heads.update({r.id: r for r in conn.execute(
+            select(entries.c.id, entries.c.title, entries.c.story_id, stories.c.source_count)
+            .outerjoin(stories, stories.c.id == entries.c.story_id).where(entries.c.id.in_(batch)))})
+    out = []
+    for r in rows:
+        head = heads.get(r.development_id)
+        out.append(dict(id=r.development_id, headline=head.title if head else "", first_seen=_aware(r.first),
+                        last_seen=_aware(r.last), entry_count=r.n, outlets=r.outlets,
+                        story_id=head.story_id if head else None,
+                        story_outlets=head.source_count if head and head.source_count else None))
+    return out
+
+
+def development_entries(conn: Connection, topic_id: int, development_ids: list[int]) -> dict[int, list[Row]]:
+    """Each development's entries, oldest first, with their outlet."""
+    out: dict[int, list[Row]] = defaultdict(list)
+    for batch in chunks(development_ids):
+        stmt = (select(matches.c.development_id, entries.c.id, entries.c.guid, entries.c.url, entries.c.title,
+                       matches.c.published_at, OUTLET.label("feed"))
+                .select_from(matches.join(entries, entries.c.id == matches.c.entry_id)
+                             .outerjoin(feeds, feeds.c.id == entries.c.feed_id))
+                .where(matches.c.topic_id == topic_id, matches.c.development_id.in_(batch))
+                .order_by(matches.c.published_at, matches.c.entry_id))
+        for row in conn.execute(stmt):
+            out[row.development_id].append(row)
+    return out
+
+
+def development_first_seen(conn: Connection, keys: list[tuple[int, int]]) -> dict[tuple[int, int], datetime]:
+    """(topic id, development) -> its first entry's publication time."""
+    out: dict[tuple[int, int], datetime] = {}
+    for batch in chunks(sorted(set(keys))):
+        stmt = (select(matches.c.topic_id, matches.c.development_id, func.min(matches.c.published_at).label("first"))
+                .where(tuple_(matches.c.topic_id, matches.c.development_id).in_(batch))
+                .group_by(matches.c.topic_id, matches.c.development_id))
+        for r in conn.execute(stmt):
+            out[(r.topic_id, r.development_id)] = _aware(r.first)
+    return out

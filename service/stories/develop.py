@@ -1,0 +1,250 @@
+"""A topic's developments: its own matched entries grouped by the event they report. Pure.
+
+Clustering all news to show one topic's events let unrelated news ride along in the topic's stories
+(issue 13: a Kenzaburo Oe obituary inside Seoul's forced-labor plan). A topic's matched entries are a few
+dozen a month and all about one subject, so they are grouped on their own:
+
+- in publication order (published time, then entry id), one pass: each entry joins the open development
+  whose recurring words explain most of its headline, or starts one;
+- a word weighs by how rare it is in the language (wordfreq's Zipf scale: "Kishida" and "omurice" weigh
+  more than "plan"), discounted by how many of the topic's recent entries use it: every forced-labor
+  entry says "forced labor", so those words tell its developments apart no better than "the";
+- a development stays open while its last entry is at most `gap` old and its first at most `span`.
+
+With the optional sentence-embedding model installed (service/stories/meaning.py), "recurring words" is
+replaced by meaning: an entry joins the open development whose mean headline vector is closest, if the
+cosine is at least MEANING_THRESHOLD *and* at least MEANING_MARGIN above the entry's mean cosine to the
+topic's other recent entries (its background: every japan-korea-relations headline is about Japan and
+Korea, so closeness to the topic as a whole says nothing about which event). Measured side by side with the
+words-only grouping in bench/developments_eval.py (docs/stories.md).
+
+A single pass in publication order is *prefix-stable*: where an entry goes depends only on the entries
+published before it. So a late-arriving older entry re-places only the entries after it, and ingest,
+re-matching and live polling give the same developments whatever order the entries arrived in
+(`Developer` is fed what was placed before the first new entry, then places the rest).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .cluster import _ZIPF, normalized_title, terms
+
+GAP = timedelta(hours=48)  # a development is open while its newest entry is at most this old
+SPAN = timedelta(days=7)  # ... and its first at most this old
+CONTEXT = timedelta(days=14)  # the topic's recent entries that say which words are its everyday vocabulary
+THRESHOLD = 0.05  # share of the headline's weight the development's recurring words must explain
+YOUNG_THRESHOLD = 0.2  # ... for a development of one entry (no recurring words yet)
+SIGNATURE_SHARE = 0.2  # a development's word counts once at least this share of its entries use it
+RARE_ZIPF = 3.0  # one shared word suffices only if it is this rare (a name: "Kishida", not "summit")
+MIN_CONTEXT = 8  # fewer recent entries than this say nothing about the topic's vocabulary
+MEANING_THRESHOLD = 0.35  # cosine of an entry to a development's mean vector, at least
+MEANING_MARGIN = 0.10  # ... and this much above the entry's mean cosine to the topic's recent entries
+MEANING_DECAY = 0.10  # ... and the threshold this much higher per day since the development's last entry
+
+
+@dataclass(frozen=True)
+class Item:
+    entry_id: int
+    published_at: datetime
+    title: str
+    summary: str = ""
+    language: str | None = None
+
+    @property
+    def key(self) -> tuple[datetime, int]:
+        return (self.published_at, self.entry_id)
+
+
+@dataclass(slots=True)
+class _Development:
+    anchor: int  # the entry id of its first entry: the development's id
+    first: datetime
+    last: datetime
+    docs: int = 0
+    term_docs: dict = field(default_factory=dict)
+    titles: set = field(default_factory=set)
+    vector: object = None  # the sum of its headline vectors (with the meaning model)
+
+    def absorb(self, words: frozenset, title_key: str, when: datetime, vector=None) -> None:  # noqa: ANN001
+        if vector is not None:
+            self.vector = vector.copy() if self.vector is None else self.vector + vector
+        self.docs += 1
+        for t in words:
+            self.term_docs[t] = self.term_docs.get(t, 0) + 1
+        if title_key:
+            self.titles.add(title_key)
+        self.last = max(self.last, when)
+
+
+def rarity(term: str) -> float:
+    """How much a shared word says: 7 for a name no word list knows, 0.5 for everyday words."""
+    return max(0.5, 7.0 - _ZIPF.get(term, 0.0))
+
+
+class Developer:
+    """One topic's developments, built one entry at a time in publication order."""
+
+    def __init__(self, *, gap: timedelta = GAP, span: timedelta = SPAN, threshold: float = THRESHOLD,
+                 young_threshold: float = YOUNG_THRESHOLD, context: timedelta = CONTEXT,
+                 meaning: Callable[[str], object] | None = None, meaning_threshold: float = MEANING_THRESHOLD,
+                 meaning_margin: float = MEANING_MARGIN, meaning_decay: float = MEANING_DECAY):
+        """`meaning`: headline -> unit vector (service.stories.meaning.vector); None groups by words."""
+        self.meaning, self.meaning_threshold, self.meaning_margin = meaning, meaning_threshold, meaning_margin
+        self.meaning_decay = meaning_decay
+        self.background = None  # the sum of the recent entries' vectors
+        self.gap, self.span, self.context = gap, span, context
+        self.threshold, self.young_threshold = threshold, young_threshold
+        self.open: dict[int, _Development] = {}
+        self.postings: dict[str, set[int]] = {}
+        self.recent: deque = deque()  # (published_at, words, vector) of the topic's entries within `context`
+        self.df: dict[str, int] = {}
+        self.last_key: tuple[datetime, int] | None = None
+
+    # -- state ------------------------------------------------------------------------------------
+    def _advance(self, when: datetime) -> None:
+        while self.recent and when - self.recent[0][0] > self.context:
+            _, old, vector = self.recent.popleft()
+            if vector is not None:
+                self.background = self.background - vector
+            for t in old:
+                n = self.df[t] - 1
+                if n:
+                    self.df[t] = n
+                else:
+                    del self.df[t]
+        for anchor in [a for a, d in self.open.items() if when - d.last > self.gap or when - d.first > self.span]:
+            d = self.open.pop(anchor)
+            for t in d.term_docs:
+                keys = self.postings.get(t)
+                if keys is not None:
+                    keys.discard(anchor)
+                    if not keys:
+                        del self.postings[t]
+
+    def _check_order(self, item: Item) -> None:
+        if self.last_key is not None and item.key < self.last_key:
+            raise ValueError("entries must be given in publication order")
+        self.last_key = item.key
+
+    def _count(self, item: Item, words: frozenset, vector) -> None:  # noqa: ANN001
+        """The entry as part of the topic's recent vocabulary (and background meaning)."""
+        self.recent.append((item.published_at, words, vector))
+        if vector is not None:
+            self.background = vector.copy() if self.background is None else self.background + vector
+        for t in words:
+            self.df[t] = self.df.get(t, 0) + 1
+
+    def _remember(self, item: Item, words: frozenset, vector, anchor: int) -> None:  # noqa: ANN001
+        d = self.open.get(anchor)
+        if d is None:
+            d = self.open[anchor] = _Development(anchor, item.published_at, item.published_at)
+        d.absorb(words, normalized_title(item.title), item.published_at, vector)
+        for t in words:
+            self.postings.setdefault(t, set()).add(anchor)
+        self._count(item, words, vector)
+
+    # -- placing ----------------------------------------------------------------------------------
+    def replay(self, item: Item, anchor: int) -> None:
+        """An entry placed before (kept where it is): it only brings the state up to its time."""
+        self._check_order(item)
+        self._advance(item.published_at)
+        vector = self.meaning(item.title) if self.meaning else None
+        if anchor not in self.open and anchor != item.entry_id:
+            # Its development closed (or began before what was loaded): the entry still counts as
+            # vocabulary, and re-opens nothing.
+            self._count(item, self._words(item), vector)
+            return
+        self._remember(item, self._words(item), vector, anchor)
+
+    def place(self, item: Item) -> int:
+        """The development (its anchor entry id) the entry joins; a new one is anchored on the entry."""
+        self._check_order(item)
+        self._advance(item.published_at)
+        words = self._words(item)
+        anchor = self._same_title(item)
+        vector = self.meaning(item.title) if self.meaning else None
+        if anchor is None:
+            anchor = self._best(words) if vector is None else self._closest(vector, item.published_at)
+        self._remember(item, words, vector, item.entry_id if anchor is None else anchor)
+        return item.entry_id if anchor is None else anchor
+
+    @staticmethod
+    def _words(item: Item) -> frozenset:
+        return terms(item.title, item.summary, item.language)
+
+    def _same_title(self, item: Item) -> int | None:
+        """The same headline syndicated (four words or more) is the same development."""
+        title_key = normalized_title(item.title)
+        if len(title_key.split()) >= 4:
+            for d in self.open.values():
+                if title_key in d.titles:
+                    return d.anchor
+        return None
+
+    def _closest(self, vector, when: datetime) -> int | None:  # noqa: ANN001
+        """The open development whose mean vector is closest, if close enough: at least the threshold, and
+        the margin above the entry's mean cosine to the topic's other recent entries (not the
+        development's own: when one event is most of a topic's week, it is not its own background)."""
+        import numpy as np
+
+        n = len(self.recent)
+        to_all = float(self.background @ vector) if self.background is not None else 0.0
+        best, best_score = None, -1.0
+        for anchor, d in self.open.items():
+            if d.vector is None:
+                continue
+            score = float(d.vector @ vector) / max(float(np.linalg.norm(d.vector)), 1e-12)
+            # A development gone quiet asks more of a new report (each quiet day MEANING_DECAY more):
+            # "Leaders to hold summit next week" is not the forced-labor plan of three days before.
+            need = self.meaning_threshold + self.meaning_decay * ((when - d.last) / timedelta(days=1))
+            others = n - d.docs
+            if others >= MIN_CONTEXT:
+                need = max(need, (to_all - float(d.vector @ vector)) / others + self.meaning_margin)
+            # Developments are visited in the order they began (deterministic for a given prefix).
+            if score >= need and score > best_score:
+                best, best_score = anchor, score
+        return best
+
+    def _weight(self, term: str) -> float:
+        n = len(self.recent)
+        everyday = self.df.get(term, 0) / n if n >= MIN_CONTEXT else 0.0
+        return rarity(term) * (1.0 - everyday)
+
+    def _best(self, words: frozenset) -> int | None:
+        weights = {t: self._weight(t) for t in words}
+        total = sum(weights.values()) or 1.0
+        hits: dict[int, list] = {}  # anchor -> [Σ w·share, shared words, rarest Zipf]
+        for t, w in weights.items():
+            for anchor in self.postings.get(t, ()):
+                d = self.open[anchor]
+                share = d.term_docs[t] / d.docs
+                if share < SIGNATURE_SHARE or w <= 0:
+                    continue
+                hit = hits.setdefault(anchor, [0.0, 0, 9.0])
+                hit[0] += w * share
+                hit[1] += 1
+                hit[2] = min(hit[2], _ZIPF.get(t, 0.0))
+        best, best_score = None, 0.0
+        for anchor, (value, shared, rarest) in hits.items():
+            d = self.open[anchor]
+            score = value / total
+            if shared < 2 and rarest >= RARE_ZIPF:
+                continue  # one everyday word in common is a coincidence
+            if score < (self.young_threshold if d.docs < 2 else self.threshold):
+                continue
+            if (score, -anchor) > (best_score, -(best or 0)):
+                best, best_score = anchor, score
+        return best
+
+
+def develop(items: list[Item], before: list[tuple[Item, int]] = (), **settings) -> dict[int, int]:  # noqa: ANN003
+    """entry id -> development (anchor entry id) for `items`, given the entries placed `before` them
+    (in publication order, all earlier than the first item) with their developments."""
+    developer = Developer(**settings)
+    for item, anchor in before:
+        developer.replay(item, anchor)
+    return {item.entry_id: developer.place(item) for item in sorted(items, key=lambda i: i.key)}

