@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # all news with `followup stories`; story placement was most of a cold ingest's cost). A topic's own
     # developments are grouped from its matches either way (docs/stories.md).
     story_scope: Literal["matched", "all"] = "matched"
+    # Group a topic's developments by meaning with the sentence-embedding model when the `meaning` extra
+    # is installed (docs/stories.md); false groups them by words only.
+    meaning: bool = True
     # Plain RSS 2.0 through the lxml fast path when it gives feedparser's results (docs/performance.md).
     fast_parse: bool = True
     # A worker's claim on a feed; a worker that dies loses its feeds to the others after this long.

@@ -243,7 +243,7 @@ class Pipeline:
                     matched = {m.entry_id for m in new_matches}
                     placed = self._place_safely(conn, [s for s in stored if s.status == "new" and (
                         self.settings.story_scope == "all" or s.id in matched)], now, one_outlet=True)
-                    if added:
+                    if added and self.settings.cluster_stories:
                         _develop_safely(conn, sorted({m.topic_id for m in new_matches}))
         except _LeaseLost:
             return FeedOutcome(feed.id, feed.url, "lease_lost", message="Another worker took this feed over")
@@ -366,7 +366,7 @@ class Pipeline:
 
     def assign_developments(self) -> int:
         """Place every match not yet in a development (a backfill, a re-matched topic, an upgrade)."""
-        return assign_developments(self.db)
+        return assign_developments(self.db) if self.settings.cluster_stories else 0
 
     def record_error(self, feed, message: str, *, now: datetime, owner: str | None, status_label: str,  # noqa: ANN001
                      retry_after: int | None = None, disable: bool = False, extra: dict | None = None) -> FeedOutcome:

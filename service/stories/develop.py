@@ -43,6 +43,7 @@ RARE_ZIPF = 3.0  # one shared word suffices only if it is this rare (a name: "Ki
 MIN_CONTEXT = 8  # fewer recent entries than this say nothing about the topic's vocabulary
 MEANING_THRESHOLD = 0.35  # cosine of an entry to a development's mean vector, at least
 MEANING_MARGIN = 0.10  # ... and this much above the entry's mean cosine to the topic's recent entries
+MAX_WORD_DEVELOPMENTS = 200  # a word in more open developments than this does not make candidates
 MEANING_DECAY = 0.10  # ... and the threshold this much higher per day since the development's last entry
 
 
@@ -168,7 +169,7 @@ class Developer:
         anchor = self._same_title(item)
         vector = self.meaning(item.title) if self.meaning else None
         if anchor is None:
-            anchor = self._best(words) if vector is None else self._closest(vector, item.published_at)
+            anchor = self._best(words) if vector is None else self._closest(vector, item.published_at, words)
         self._remember(item, words, vector, item.entry_id if anchor is None else anchor)
         return item.entry_id if anchor is None else anchor
 
@@ -185,7 +186,18 @@ class Developer:
                     return d.anchor
         return None
 
-    def _closest(self, vector, when: datetime) -> int | None:  # noqa: ANN001
+    def _candidates(self, words: frozenset) -> list[int]:
+        """Open developments sharing a word with the entry (blocking: a report of the same event shares at
+        least one content word with it), by anchor. A word shared by more than
+        MAX_WORD_DEVELOPMENTS open developments is skipped, so a busy stream stays linear."""
+        found: set[int] = set()
+        for t in words:
+            keys = self.postings.get(t)
+            if keys and len(keys) <= MAX_WORD_DEVELOPMENTS:
+                found |= keys
+        return sorted(found)
+
+    def _closest(self, vector, when: datetime, words: frozenset) -> int | None:  # noqa: ANN001
         """The open development whose mean vector is closest, if close enough: at least the threshold, and
         the margin above the entry's mean cosine to the topic's other recent entries (not the
         development's own: when one event is most of a topic's week, it is not its own background)."""
@@ -194,7 +206,8 @@ class Developer:
         n = len(self.recent)
         to_all = float(self.background @ vector) if self.background is not None else 0.0
         best, best_score = None, -1.0
-        for anchor, d in self.open.items():
+        for anchor in self._candidates(words):
+            d = self.open[anchor]
             if d.vector is None:
                 continue
             score = float(d.vector @ vector) / max(float(np.linalg.norm(d.vector)), 1e-12)
@@ -204,7 +217,7 @@ class Developer:
             others = n - d.docs
             if others >= MIN_CONTEXT:
                 need = max(need, (to_all - float(d.vector @ vector)) / others + self.meaning_margin)
-            # Developments are visited in the order they began (deterministic for a given prefix).
+            # Candidates come in anchor order: deterministic for a given prefix.
             if score >= need and score > best_score:
                 best, best_score = anchor, score
         return best

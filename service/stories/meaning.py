@@ -151,10 +151,13 @@ def vector(text: str):  # noqa: ANN201
         return model.encode(text)
 
 
+@lru_cache(maxsize=1)
+def _enabled() -> bool:
+    from ..config import Settings
+
+    return Settings().meaning
+
+
 def meaning_vector():  # noqa: ANN201
     """`vector` when the model is installed and enabled (FOLLOWUP_MEANING, default on), else None."""
-    import os
-
-    if os.environ.get("FOLLOWUP_MEANING", "true").lower() in ("0", "false", "no", "off"):
-        return None
-    return vector if load() is not None else None
+    return vector if _enabled() and load() is not None else None

@@ -30,8 +30,10 @@ TOPICS = [("forced-labor", "Wartime forced-labor rulings & compensation"), ("gso
 
 def row(topic, story, title, feed, url, hours, *, first=None, score=1.0, summary="", outlets=1):
     published = START + timedelta(hours=hours)
+    # `story` numbers the development on its topic; the same title from the same feed is one entry, so a
+    # development repeated under another topic is recognised by its entries ("also on").
     return SimpleNamespace(topic=topic, score=score, entry_id=hash((title, feed)) % 10_000, title=title,
-                           summary=summary, url=url, published_at=published, story_id=story,
+                           summary=summary, url=url, published_at=published, story_id=story, development_id=story,
                            feed=feed, story_first_seen=first or published, story_last_seen=published,
                            story_outlets=outlets, story_entries=1)
 

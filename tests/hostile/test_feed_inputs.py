@@ -64,6 +64,7 @@ CJK = {
 
 
 def test_japanese_chinese_and_korean_feeds_are_read_and_placed(db, settings, hostile):
+    settings = settings.model_copy(update={"story_scope": "all"})  # every entry is placed in a story
     for lang, titles in CJK.items():
         hostile.routes[f"/{lang}"] = (200, [("Content-Type", "application/rss+xml")],
                                       rss(f"News {lang}", lang, titles, host=f"{lang}.example"))
@@ -86,6 +87,7 @@ def test_the_real_japanese_rdf_file_ingests(sqlite_db, data_dir):
 
 
 def test_a_broken_language_tool_degrades_one_entry_and_says_so_once(db, settings, hostile, monkeypatch, caplog):
+    settings = settings.model_copy(update={"story_scope": "all"})  # every entry is placed in a story
     def missing(*args, **kwargs):
         raise ModuleNotFoundError("No module named 'MeCab'")
 
@@ -110,6 +112,7 @@ def test_a_broken_language_tool_degrades_one_entry_and_says_so_once(db, settings
 
 
 def test_a_failing_story_stage_never_loses_the_feed(db, settings, hostile, monkeypatch, caplog):
+    settings = settings.model_copy(update={"story_scope": "all"})  # every entry is placed in a story
     load_seeds(db, settings.seeds_dir)
     hostile.routes["/feed"] = (200, [("Content-Type", "application/rss+xml")], rss("F", "en", ["GSOMIA talks resume", "Chip curbs eased"]))
     (feed_id,) = add(db, hostile.url("/feed"))

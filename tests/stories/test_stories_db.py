@@ -18,7 +18,7 @@ def feed_file(path, feed, items):
 
 
 def test_every_entry_in_one_story_with_outlets_and_updates_keep_their_story(db_url, tmp_path):
-    settings = Settings(database_url=db_url)
+    settings = Settings(database_url=db_url, story_scope="all")  # every entry, matched or not
     from service.db import Database
 
     db = Database(db_url)
@@ -66,20 +66,22 @@ def test_stories_and_timeline_commands(cli, db_url, tmp_path):
     assert cli("ingest", str(tmp_path / "c.xml"), str(tmp_path / "a.xml"), str(tmp_path / "b.xml"), *dbarg).exit_code == 0
     result = cli("stories", "--topic", "forced-labor", "--since", "2023-03-01", "--format", "json", *dbarg)
     assert result.exit_code == 0, result.stderr
-    (story,) = json.loads(result.stdout)
-    assert {"id", "headline", "first_seen", "last_seen", "outlets", "entries"} <= set(story)
-    assert story["outlets"] == 3 and len(story["entries"]) == 3
-    assert story["headline"] == "South Korea announces compensation plan, Japan responds"
-    # seen from the topic: headed by its first entry on the topic, with the outlets that covered it so
-    assert story["topic_headline"] == "South Korea announces plan to compensate Japan forced labor victims"
-    assert story["topic_outlets"] == 2 and story["topic_entry_count"] == 2
-    assert {"guid", "url", "title", "feed", "matched"} <= set(story["entries"][0])
-    assert [e["matched"] for e in story["entries"]] == [False, True, True]
+    # Seen from the topic: its own development, of its own matched entries only (Outlet C's report, which
+    # the topic does not match, is not in it), headed by its first entry.
+    (development,) = json.loads(result.stdout)
+    assert {"id", "headline", "first_seen", "last_seen", "outlets", "entries"} <= set(development)
+    assert development["headline"] == "South Korea announces plan to compensate Japan forced labor victims"
+    assert development["outlets"] == 2 and development["entry_count"] == 2
+    assert [e["feed"] for e in development["entries"]] == ["Outlet A", "Outlet B"]
+    assert {"guid", "url", "title", "feed", "matched"} <= set(development["entries"][0])
+    # Global stories hold what any topic matched (FOLLOWUP_STORY_SCOPE=matched): Outlet C's report is on
+    # japan-korea-relations, so the story has three outlets; the stocks item is in none.
     lines = cli("stories", "--since", "2023-03-01", "--format", "jsonl", *dbarg).stdout.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 1 and json.loads(lines[0])["outlets"] == 3
+    assert development["story_outlets"] == 3
     text = cli("timeline", "forced-labor", "--since", "2023-03-01", "--until", "2023-04-01", *dbarg).stdout
     assert "forced-labor: 1 developments" in text and "2023-03-06" in text
     assert "South Korea announces plan to compensate Japan forced labor victims" in text
-    assert "2 outlets on forced-labor: Outlet A, Outlet B; 3 outlets and 3 entries in the story" in text
+    assert "2 outlets, 2 entries: Outlet A, Outlet B; 3 outlets in the wider story" in text
     bad = cli("timeline", "nope", *dbarg)
     assert bad.exit_code == 1 and "No topic 'nope'" in bad.stderr

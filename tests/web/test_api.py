@@ -118,7 +118,7 @@ def test_atom_feed_round_trips_through_feedparser(client):
     parsed = feedparser.parse(r.content)
     assert not parsed.bozo, parsed.bozo_exception
     assert parsed.version == "atom10" and parsed.feed.title == "Followup: Wartime forced-labor rulings and compensation"
-    assert parsed.entries and parsed.entries[0].id.startswith("urn:followup:story:")
+    assert parsed.entries and parsed.entries[0].id.startswith("urn:followup:development:forced-labor:")
     assert all(e.title and e.updated_parsed and e.published_parsed for e in parsed.entries)
     assert any(e.get("link", "").startswith("https://a.example/") for e in parsed.entries)
     assert "javascript:" not in r.text  # a feed's javascript: link is not passed on

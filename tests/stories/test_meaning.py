@@ -1,0 +1,65 @@
+"""The sentence-embedding model (the `meaning` extra): it loads offline from the installed package, the
+numpy encoder gives sentence-transformers' own vectors, and a headline's vector never depends on what
+was encoded before it."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.stories import meaning
+
+from ..conftest import IN_CI
+
+HEADLINES = [
+    "South Korea Releases Plan to Ease Forced-Labor Spat With Japan",
+    "Japan and South Korea renew ties at rare Tokyo summit",
+    "North Korea launches ICBM before South Korea-Japan summit",
+    "韓国大法院、徴用工訴訟で日本企業に賠償命令",
+    "대법원 강제징용 배상 판결 확정",
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def model():
+    loaded = meaning.load()
+    if loaded is None:
+        if IN_CI:
+            pytest.fail("CI installs the meaning extra (README's test command); the model did not load")
+        pytest.skip("the meaning extra is not installed (pip install -e '.[meaning]')")
+    return loaded
+
+
+def test_vectors_are_sentence_transformers_vectors(model, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the reference must load from the package, not a hub
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    np = pytest.importorskip("numpy")
+    st = pytest.importorskip("sentence_transformers")
+    reference = st.SentenceTransformer(str(meaning.model_path()), device="cpu")
+    for text in HEADLINES:
+        mine = model.encode(text)
+        theirs = reference.encode(text, normalize_embeddings=True)
+        assert mine.shape == (384,) and mine.dtype == np.float32
+        assert float(np.abs(mine - theirs).max()) < 1e-5, text
+
+
+def test_same_headline_same_vector_whatever_came_before(model):
+    first = model.encode(HEADLINES[1])
+    for text in HEADLINES:
+        model.encode(text)
+    assert (model.encode(HEADLINES[1]) == first).all()
+    # Reports of one event are closer to each other than to another event of the same topic.
+    plan, summit, missile = (model.encode(t) for t in HEADLINES[:3])
+    assert float(summit @ missile) > 0.3 and float(plan @ summit) < float(summit @ missile) + 0.3
+
+
+def test_turned_off_by_setting(model, monkeypatch):
+    meaning._enabled.cache_clear()
+    monkeypatch.setenv("FOLLOWUP_MEANING", "false")
+    try:
+        assert meaning.meaning_vector() is None
+        monkeypatch.setenv("FOLLOWUP_MEANING", "true")
+        meaning._enabled.cache_clear()
+        assert meaning.meaning_vector() is meaning.vector
+    finally:
+        meaning._enabled.cache_clear()
