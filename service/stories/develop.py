@@ -26,6 +26,7 @@ re-matching and live polling give the same developments whatever order the entri
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ class _Development:
     def absorb(self, words: frozenset, title_key: str, when: datetime, vector=None) -> None:  # noqa: ANN001
         if vector is not None:
             self.vector = vector.copy() if self.vector is None else self.vector + vector
+
         self.docs += 1
         for t in words:
             self.term_docs[t] = self.term_docs.get(t, 0) + 1
@@ -100,6 +102,7 @@ class Developer:
         self.gap, self.span, self.context = gap, span, context
         self.threshold, self.young_threshold = threshold, young_threshold
         self.open: dict[int, _Development] = {}
+        self._deadlines: list[tuple[datetime, int]] = []
         self.postings: dict[str, set[int]] = {}
         self.recent: deque = deque()  # (published_at, words, vector) of the topic's entries within `context`
         self.df: dict[str, int] = {}
@@ -117,14 +120,25 @@ class Developer:
                     self.df[t] = n
                 else:
                     del self.df[t]
-        for anchor in [a for a, d in self.open.items() if when - d.last > self.gap or when - d.first > self.span]:
-            d = self.open.pop(anchor)
+        # Developments close in deadline order (a heap with stale entries skipped), not by a scan of all
+        # open developments per entry: a stream holds thousands at once.
+        heap = self._deadlines
+        while heap and heap[0][0] < when:
+            _, anchor = heapq.heappop(heap)
+            d = self.open.get(anchor)
+            if d is None or self._deadline(d) >= when:
+                continue  # closed already, or its deadline moved on (pushed again then)
+            del self.open[anchor]
             for t in d.term_docs:
                 keys = self.postings.get(t)
                 if keys is not None:
                     keys.discard(anchor)
                     if not keys:
                         del self.postings[t]
+
+    def _deadline(self, d: _Development) -> datetime:
+        """The last moment the development accepts entries."""
+        return min(d.last + self.gap, d.first + self.span)
 
     def _check_order(self, item: Item) -> None:
         if self.last_key is not None and item.key < self.last_key:
@@ -144,6 +158,7 @@ class Developer:
         if d is None:
             d = self.open[anchor] = _Development(anchor, item.published_at, item.published_at)
         d.absorb(words, normalized_title(item.title), item.published_at, vector)
+        heapq.heappush(self._deadlines, (self._deadline(d), anchor))
         for t in words:
             self.postings.setdefault(t, set()).add(anchor)
         self._count(item, words, vector)
