@@ -94,12 +94,15 @@ class Entry(Base):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", name="fk_entries_story", ondelete="SET NULL"))
+    # Publisher + headline hash (feeds.normalize.title_key): finds syndicated copies (migration 0008).
+    title_key: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         Index("ix_entries_published", "published_at", "id"),
         Index("ix_entries_feed", "feed_id"),
         Index("ix_entries_story", "story_id"),
         Index("ix_entries_url", "url"),
+        Index("ix_entries_title_key", "title_key"),
     )
 
 

@@ -46,6 +46,41 @@ class NormalizedEntry:
     language: str | None
     published_at: datetime
     content_hash: str
+    # The publisher and the headline, hashed: a syndicated copy of an article (the same headline from the
+    # same publisher under another URL, e.g. through a second feed of that publisher) has the same key.
+    title_key: str | None = None
+
+
+# Second-level labels under a country code that are not the publisher's own ("yna.co.kr", "bbc.co.uk").
+_GENERIC_SECOND_LEVEL = {"co", "com", "ac", "or", "ne", "go", "gov", "org", "net", "edu", "gob", "nic"}
+_OUTLET_SUFFIX = re.compile(r"\s+[-|–—]\s+[^-|–—]{2,40}$")
+
+
+def publisher(url: str | None) -> str | None:
+    """The publisher's domain for an article URL: every site of one publisher ("en.yna.co.kr",
+    "m-en.yna.co.kr", "www.yna.co.kr") is "yna.co.kr". An approximation of the registrable domain that
+    needs no public-suffix list; an IP address is its own publisher."""
+    try:
+        host = (urlsplit(url).hostname or "") if url else ""
+    except ValueError:
+        return None
+    labels = host.rstrip(".").split(".")
+    if not host or host.replace(".", "").isdigit() or ":" in host:
+        return host or None
+    keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _GENERIC_SECOND_LEVEL else 2
+    return ".".join(labels[-keep:])
+
+
+def title_key(url: str | None, title: str) -> str | None:
+    """sha256 of publisher and headline (its words, an outlet suffix removed), for headlines of at least
+    four words; None otherwise ("Live updates" names no one article)."""
+    from ..topics.text import words
+
+    host = publisher(url)
+    headline = " ".join(words(_OUTLET_SUFFIX.sub("", title or "")))
+    if not host or len(headline.split()) < 4:
+        return None
+    return _sha256(f"{host}\n{headline}")[:32]
 
 
 def canonical_url(url: str | None) -> str | None:
@@ -158,6 +193,7 @@ def normalize_entry(entry: ParsedEntry, feed: ParsedFeed, feed_url: str, fetched
         language=language.strip().lower()[:35] if language and language.strip() else None,
         published_at=published,
         content_hash=_sha256(f"{title}\n{summary}"),
+        title_key=title_key(url, title),
     )
 
 

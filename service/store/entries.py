@@ -23,6 +23,8 @@ sources = EntrySource.__table__
 # section page must not fold different articles together).
 SAME_ARTICLE_DAYS = 7
 SAME_TITLE = 0.5  # Jaccard similarity of the headlines' words
+SYNDICATED_HOURS = 48  # a syndicated copy (same publisher and headline, another URL) within this
+SYNDICATED_SUMMARY = 0.9  # ... whose summary's words are (nearly) all in the other's
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def upsert_entries(conn: Connection, feed_id: int | None, source: str | None,
         rows = [
             dict(feed_id=feed_id, identity=e.identity, guid=e.guid, url=e.url, title=e.title, summary=e.summary,
                  author=e.author, source=source, language=e.language, content_hash=e.content_hash,
-                 published_at=e.published_at, fetched_at=fetched_at)
+                 published_at=e.published_at, fetched_at=fetched_at, title_key=e.title_key)
             for e in fresh
         ]
         for batch in chunks(rows):
@@ -106,8 +108,48 @@ def upsert_entries(conn: Connection, feed_id: int | None, source: str | None,
 
 def _same_articles(conn: Connection, feed_id: int | None, fresh: list[NormalizedEntry]) -> dict[str, int]:
     """identity -> stored entry id, for new items that are an article already stored from another feed:
-    the same canonical URL (tracking parameters are gone by now), published within SAME_ARTICLE_DAYS,
-    with a headline that says the same."""
+    - the same canonical URL (tracking parameters are gone by now), published within SAME_ARTICLE_DAYS,
+      with a headline that says the same;
+    - or a syndicated copy: the same headline from the same publisher (title_key) under another URL,
+      published within SYNDICATED_HOURS, with a summary that says the same (or none): a daily
+      "Live updates: …" page of one outlet has the headline of yesterday's, not its summary.
+    (The same permalink GUID is the same entry already: its identity is global, feeds.normalize.)"""
+    copies = _same_url(conn, feed_id, fresh)
+    rest = [e for e in fresh if e.identity not in copies and e.title_key]
+    if rest:
+        copies.update(_syndicated(conn, feed_id, rest))
+    return copies
+
+
+def _syndicated(conn: Connection, feed_id: int | None, fresh: list[NormalizedEntry]) -> dict[str, int]:
+    by_key: dict[str, list[NormalizedEntry]] = {}
+    for e in fresh:
+        by_key.setdefault(e.title_key, []).append(e)
+    if conn.dialect.name == "postgresql":  # as for URLs below: a concurrent copy waits, then sees ours
+        keys = sorted({_lock_key("title:" + k) for k in by_key})
+        conn.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"),
+                     {"keys": keys})
+    stored: dict[str, list[Row]] = {}
+    for batch in chunks(list(by_key)):
+        query = select(entries.c.id, entries.c.title_key, entries.c.summary, entries.c.published_at, entries.c.feed_id) \
+            .where(entries.c.title_key.in_(batch))
+        for row in conn.execute(query):
+            stored.setdefault(row.title_key, []).append(row)
+    copies: dict[str, int] = {}
+    for key, items in by_key.items():
+        for e in items:
+            for row in stored.get(key, ()):
+                if feed_id is not None and row.feed_id == feed_id:
+                    continue
+                if abs((row.published_at - e.published_at).total_seconds()) > SYNDICATED_HOURS * 3600:
+                    continue
+                if not row.summary or not e.summary or _contained(row.summary[:400], e.summary[:400]):
+                    copies[e.identity] = row.id
+                    break
+    return copies
+
+
+def _same_url(conn: Connection, feed_id: int | None, fresh: list[NormalizedEntry]) -> dict[str, int]:
     by_url: dict[str, list[NormalizedEntry]] = {}
     for e in fresh:
         if e.url and _article_url(e.url):
@@ -150,6 +192,12 @@ def _article_url(url: str) -> bool:
     """A URL that names one article, not a site's home page."""
     parts = urlsplit(url)
     return bool(parts.path.strip("/") or parts.query)
+
+
+def _contained(a: str, b: str) -> bool:
+    """One text's words nearly all in the other's (a copy truncated, or with an outlet's suffix)."""
+    wa, wb = set(words(a)), set(words(b))
+    return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) >= SYNDICATED_SUMMARY
 
 
 def _similar(a: str, b: str) -> bool:

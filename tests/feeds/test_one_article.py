@@ -65,3 +65,54 @@ def test_one_article_through_two_feeds_is_one_entry(db, settings):
     finally:
         server.httpd.shutdown()
         server.httpd.server_close()
+
+
+ITEM_WITH_SUMMARY = ("<item><title>{title}</title><link>{link}</link><guid isPermaLink=\"false\">{guid}</guid>"
+                     "<description>{summary}</description><pubDate>{date}</pubDate></item>")
+
+
+def feed_with_summaries(name: str, items: list[dict]) -> bytes:
+    body = "".join(ITEM_WITH_SUMMARY.format(**i) for i in items)
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{name}</title>'
+            f"{body}</channel></rss>").encode()
+
+
+def test_a_syndicated_copy_is_one_entry_but_a_daily_page_or_another_publisher_is_not(db, settings):
+    """The same headline from the same publisher under another URL (a second feed of the publisher) is
+    the same article; the same publisher's daily page with yesterday's headline, and another publisher's
+    identical headline, are not."""
+    server = HostileServer()
+    day = "Mon, 06 Mar 2023 {h:02d}:00:00 GMT"
+    plan = "South Korea announces plan to compensate Japan forced labor victims - Yonhap"
+    summary = "Seoul will compensate victims through a public foundation, the foreign minister said."
+    try:
+        server.routes["/politics"] = (200, [("Content-Type", "application/rss+xml")], feed_with_summaries("Yonhap politics", [
+            dict(title=plan, link="https://en.yna.co.kr/view/AEN20230306001", guid="p1", summary=summary, date=day.format(h=2)),
+            dict(title="Live updates: the war in Ukraine", link="https://en.yna.co.kr/live/0305", guid="p2",
+                 summary="Sunday's events as they happened.", date="Sun, 05 Mar 2023 06:00:00 GMT"),
+        ]))
+        server.routes["/mobile"] = (200, [("Content-Type", "application/rss+xml")], feed_with_summaries("Yonhap mobile", [
+            dict(title=plan.replace(" - Yonhap", ""), link="https://m.yna.co.kr/amp/AEN20230306001-m", guid="m1",
+                 summary=summary + " (Yonhap)", date=day.format(h=3)),
+            dict(title="Live updates: the war in Ukraine", link="https://en.yna.co.kr/live/0306", guid="m2",
+                 summary="Monday's events as they happen.", date=day.format(h=6)),
+        ]))
+        server.routes["/other"] = (200, [("Content-Type", "application/rss+xml")], feed_with_summaries("Other outlet", [
+            dict(title=plan.replace(" - Yonhap", ""), link="https://other.example/plan", guid="o1", summary=summary,
+                 date=day.format(h=4)),
+        ]))
+        with db.write() as conn:
+            ids = [feed_store.add_feed(conn, server.url(p)).id for p in ("/politics", "/mobile", "/other")]
+        outcomes = asyncio.run(Pipeline(db, settings).poll(include_not_due=True))
+        assert outcomes.count("ok") == 3
+        with db.read() as conn:
+            rows = conn.execute(text("SELECT id, feed_id, title FROM entries ORDER BY id")).all()
+            plans = [r for r in rows if "compensate" in r.title]
+            assert sorted(r.feed_id for r in plans) == [ids[0], ids[2]]  # Yonhap once, the other outlet once
+            yonhap = next(r for r in plans if r.feed_id == ids[0])
+            assert conn.execute(text("SELECT feed_id FROM entry_sources WHERE entry_id = :e"),
+                                {"e": yonhap.id}).scalars().all() == [ids[1]]
+            assert len([r for r in rows if r.title.startswith("Live updates")]) == 2
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
