@@ -3,8 +3,8 @@
 Per topic, its developments (its matched entries grouped by event, service/stories/develop.py): *new
 developments* first (first entry in the window), ranked by how many independent outlets covered them and
 then by match score; then *continuing coverage* (older developments with new entries in the window).
-Each: a headline (its first report in the window), a one-line summary, its outlets with links, and dates
-in the subscriber's time zone.
+Each: a headline (the first report of its busiest day in the window), a one-line summary, its outlets
+with links, and dates in the subscriber's time zone.
 
 One event once per digest: a development of a later topic whose entries in the window are at least half
 already shown under an earlier topic (in the subscription's order) is not shown again; the earlier one
@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from ..stories.develop import headline_index
 
 SUMMARY_CHARS = 220
 PER_SECTION = 10
@@ -186,7 +188,8 @@ def _shown_above(group: list, shown: dict[int, StoryItem]) -> StoryItem | None:
 
 
 def _story(key: Any, group: list, start: datetime, zone: ZoneInfo, topic_first: datetime | None) -> StoryItem:
-    first = group[0]  # rows come oldest first
+    head = group[headline_index([r.published_at for r in group])]  # rows come oldest first
+    first = group[0]
     story_first = topic_first or first.published_at
     outlets: list[str] = []
     links: list[Link] = []
@@ -198,7 +201,7 @@ def _story(key: Any, group: list, start: datetime, zone: ZoneInfo, topic_first: 
     last = max(r.published_at for r in group)
     return StoryItem(
         story_id=first.story_id, status="new" if story_first >= start else "continuing",
-        headline=first.title or "(untitled)", summary=one_line(first.summary),
+        headline=head.title or "(untitled)", summary=one_line(head.summary),
         first_seen=story_first, last_seen=last, first_seen_local=local(story_first, zone),
         last_seen_local=local(last, zone), outlets=outlets, links=links[:LINKS],
         more_links=max(0, len(links) - LINKS), entries=len(group),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -125,28 +126,8 @@ def _syndicated(conn: Connection, feed_id: int | None, fresh: list[NormalizedEnt
     by_key: dict[str, list[NormalizedEntry]] = {}
     for e in fresh:
         by_key.setdefault(e.title_key, []).append(e)
-    if conn.dialect.name == "postgresql":  # as for URLs below: a concurrent copy waits, then sees ours
-        keys = sorted({_lock_key("title:" + k) for k in by_key})
-        conn.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"),
-                     {"keys": keys})
-    stored: dict[str, list[Row]] = {}
-    for batch in chunks(list(by_key)):
-        query = select(entries.c.id, entries.c.title_key, entries.c.summary, entries.c.published_at, entries.c.feed_id) \
-            .where(entries.c.title_key.in_(batch))
-        for row in conn.execute(query):
-            stored.setdefault(row.title_key, []).append(row)
-    copies: dict[str, int] = {}
-    for key, items in by_key.items():
-        for e in items:
-            for row in stored.get(key, ()):
-                if feed_id is not None and row.feed_id == feed_id:
-                    continue
-                if abs((row.published_at - e.published_at).total_seconds()) > SYNDICATED_HOURS * 3600:
-                    continue
-                if not row.summary or not e.summary or _contained(row.summary[:400], e.summary[:400]):
-                    copies[e.identity] = row.id
-                    break
-    return copies
+    return _copies(conn, feed_id, by_key, entries.c.title_key, "title:", SYNDICATED_HOURS * 3600,
+                   lambda row, e: not row.summary or not e.summary or _contained(row.summary[:400], e.summary[:400]))
 
 
 def _same_url(conn: Connection, feed_id: int | None, fresh: list[NormalizedEntry]) -> dict[str, int]:
@@ -154,30 +135,38 @@ def _same_url(conn: Connection, feed_id: int | None, fresh: list[NormalizedEntry
     for e in fresh:
         if e.url and _article_url(e.url):
             by_url.setdefault(e.url, []).append(e)
-    if not by_url:
+    return _copies(conn, feed_id, by_url, entries.c.url, "", SAME_ARTICLE_DAYS * 86400,
+                   lambda row, e: _similar(row.title, e.title))
+
+
+def _copies(conn: Connection, feed_id: int | None, groups: dict[str, list[NormalizedEntry]], column, lock_prefix: str,  # noqa: ANN001
+            window_seconds: float, same: Callable[[Row, NormalizedEntry], bool]) -> dict[str, int]:
+    """identity -> stored entry id for new items whose key (`column`) is a stored entry's from another
+    feed, published within the window, that `same` accepts."""
+    if not groups:
         return {}
     if conn.dialect.name == "postgresql":
         # Two workers storing the same article from two feeds at once would each miss the other's
-        # uncommitted row: a transaction lock per URL (taken in one order, so no deadlock) makes the
+        # uncommitted row: a transaction lock per key (taken in one order, so no deadlock) makes the
         # second wait for the first and then see its row.
-        keys = sorted({_lock_key(u) for u in by_url})
+        keys = sorted({_lock_key(lock_prefix + k) for k in groups})
         conn.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"),
                      {"keys": keys})
     stored: dict[str, list[Row]] = {}
-    for batch in chunks(list(by_url)):
-        query = select(entries.c.id, entries.c.url, entries.c.title, entries.c.published_at, entries.c.feed_id) \
-            .where(entries.c.url.in_(batch))
+    for batch in chunks(list(groups)):
+        query = (select(entries.c.id, column.label("key"), entries.c.title, entries.c.summary, entries.c.published_at,
+                        entries.c.feed_id).where(column.in_(batch)))
         for row in conn.execute(query):
-            stored.setdefault(row.url, []).append(row)
+            stored.setdefault(row.key, []).append(row)
     copies: dict[str, int] = {}
-    for url, items in by_url.items():
+    for key, items in groups.items():
         for e in items:
-            for row in stored.get(url, ()):
+            for row in stored.get(key, ()):
                 if feed_id is not None and row.feed_id == feed_id:
                     continue  # one feed's own items with two identities: the feed says they differ
-                if abs((row.published_at - e.published_at).total_seconds()) > SAME_ARTICLE_DAYS * 86400:
+                if abs((row.published_at - e.published_at).total_seconds()) > window_seconds:
                     continue
-                if _similar(row.title, e.title):
+                if same(row, e):
                     copies[e.identity] = row.id
                     break
     return copies

@@ -43,9 +43,9 @@ SIGNATURE_SHARE = 0.2  # a development's word counts once at least this share of
 RARE_ZIPF = 3.0  # one shared word suffices only if it is this rare (a name: "Kishida", not "summit")
 MIN_CONTEXT = 8  # fewer recent entries than this say nothing about the topic's vocabulary
 MEANING_THRESHOLD = 0.35  # cosine of an entry to a development's mean vector, at least
-MEANING_MARGIN = 0.10  # ... and this much above the entry's mean cosine to the topic's recent entries
+MEANING_DECAY = 0.10  # ... plus this much per day since the development's last entry
+MEANING_MARGIN = 0.10  # ... and this much above the entry's mean cosine to the topic's other recent entries
 MAX_WORD_DEVELOPMENTS = 200  # a word in more open developments than this does not make candidates
-MEANING_DECAY = 0.10  # ... and the threshold this much higher per day since the development's last entry
 
 
 @dataclass(frozen=True)
@@ -146,10 +146,12 @@ class Developer:
         self.last_key = item.key
 
     def _count(self, item: Item, words: frozenset, vector) -> None:  # noqa: ANN001
-        """The entry as part of the topic's recent vocabulary (and background meaning)."""
+        """The entry as part of the topic's recent vocabulary (and background meaning). The background is
+        a running sum in float64: a replay from 21 days back and a pass from the beginning reach it by
+        different additions and subtractions, and must agree far below any threshold's resolution."""
         self.recent.append((item.published_at, words, vector))
         if vector is not None:
-            self.background = vector.copy() if self.background is None else self.background + vector
+            self.background = vector.astype("float64") if self.background is None else self.background + vector
         for t in words:
             self.df[t] = self.df.get(t, 0) + 1
 
@@ -267,6 +269,20 @@ class Developer:
             if (score, -anchor) > (best_score, -(best or 0)):
                 best, best_score = anchor, score
         return best
+
+
+def headline_index(times: list[datetime]) -> int:
+    """Which of a development's entries (oldest first) heads it: the first report of its busiest day
+    (UTC), the earliest such day on a tie. Its first entry may be a precursor ("Japan planning steps to
+    end the trade rift", the day before Seoul's plan) or a preview; the day most outlets reported is the
+    day the event happened."""
+    if not times:
+        return 0
+    days: dict = {}
+    for t in times:
+        days[t.date()] = days.get(t.date(), 0) + 1
+    busiest = max(sorted(days), key=lambda d: days[d])  # max keeps the first (earliest) of equal counts
+    return next(i for i, t in enumerate(times) if t.date() == busiest)
 
 
 def develop(items: list[Item], before: list[tuple[Item, int]] = (), **settings) -> dict[int, int]:  # noqa: ANN003

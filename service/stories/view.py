@@ -2,7 +2,7 @@
 stories`, `followup timeline`), the API, the web UI and the Atom feeds.
 
 Seen from a topic, the unit is the topic's own *development* (its matched entries grouped by event,
-service/stories/develop.py): headed by its first entry, dated by its entries, counted by the outlets that
+service/stories/develop.py): headed by the first report of its busiest day, dated by its entries, counted by the outlets that
 covered it on the topic. Without a topic, the global stories (service/stories/cluster.py)."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from ..db import Database
 from ..store import developments as development_store
 from ..store import stories as story_store
 from ..store import topics as topic_store
+from .develop import headline_index
 
 
 def load_stories(db: Database, *, topic: str | None, since: datetime | None, until: datetime | None,
@@ -40,6 +41,9 @@ def load_developments(db: Database, topic: str, *, since: datetime | None, until
     data = []
     for d in developments:
         status = "new" if since is None or d["first_seen"] >= since else "continuing"
+        own = members.get(d["id"], [])
+        if own:
+            d["headline"] = own[headline_index([e.published_at for e in own])].title or d["headline"]
         data.append(dict(
             d, status=status,
             # The names the topic views have always read (a development *is* the topic's view of an event).
