@@ -177,14 +177,14 @@ def test_topic(db: DB, body: TopicTest) -> dict:
     return result.to_dict(body.limit)
 
 
-@router.get("/topics/{slug}/timeline", summary="A topic's developments (stories), newest first")
+@router.get("/topics/{slug}/timeline", summary="A topic's developments (its matches grouped by event), newest first")
 def timeline(db: DB, slug: str, since: str | None = "90d", until: str | None = None,
              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict]:
     return load_stories(db, topic=slug, since=_when(since), until=_when(until), limit=limit)
 
 
 # -- stories -----------------------------------------------------------------------------------
-@router.get("/stories", summary="Stories active in a window, with their entries")
+@router.get("/stories", summary="Stories active in a window, with their entries; with `topic`, its developments")
 def list_stories(db: DB, topic: str | None = None, since: str | None = "7d", until: str | None = None,
                  limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[dict]:
     return load_stories(db, topic=topic, since=_when(since), until=_when(until), limit=limit)
