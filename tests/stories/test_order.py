@@ -1,21 +1,31 @@
 """Developments a reader can trust (issue 13), on the real items of 1–17 March 2023 (../shared/data):
 
-- order independence: a backfill of per-source files (`followup ingest` once), the same days arriving
-  one day at a time (an `ingest` per day into the same database, as polling sees them), and the topics
-  added only after the backfill (matched retroactively) give the same developments on forced-labor and
-  japan-korea-relations;
+- order independence: a backfill of per-source files (`followup ingest` once), the same days polled one
+  by one from a loopback server (`poll --all` each day), and the topics added only after the backfill
+  (matched retroactively) give the same developments on forced-labor and japan-korea-relations;
 - the 6 March compensation plan is one forced-labor development of at least 10 outlets, and the 16 March
   Tokyo summit one japan-korea-relations development;
 - nothing from outside Japan–Korea news inside either."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections import defaultdict
 from datetime import datetime
 
+from sqlalchemy import text
+
+from service.config import Settings
+from service.db import Database
+from service.feeds.refresh import Pipeline
+from service.seeds import read_topics
+from service.store import feeds as feed_store
+from service.topics.manage import create_topic
+
 from ..conftest import REPO, shared_data
+from ..hostile.conftest import HostileServer
 
 JAPAN_KOREA = re.compile(r"japan|korea|seoul|tokyo|yoon|kishida|omurice|omelette", re.I)
 
@@ -44,23 +54,40 @@ def test_backfill_and_day_by_day_give_the_same_trustworthy_developments(cli, tmp
     result = cli("ingest", *map(str, sorted(paths)), "--db", backfill)
     assert result.exit_code == 0, result.stderr
 
+    # The same days polled one by one from a loopback server (one feed per source, each day's file
+    # served at its URL): new matches are placed as each feed document is stored.
     daily = f"sqlite:///{tmp_path / 'daily'}.db"
     assert cli("seed", "--db", daily).exit_code == 0
-    by_day = defaultdict(list)
+    by_day: dict[str, dict[str, bytes]] = defaultdict(dict)
     for path in write_daily_feeds(iter(rows), tmp_path / "daily"):
-        by_day[re.search(r"2023-\d\d-\d\d", path.name).group(0)].append(path)
-    for day in sorted(by_day):
-        result = cli("ingest", *map(str, sorted(by_day[day])), "--db", daily)
-        assert result.exit_code == 0, result.stderr
+        day, source = re.match(r"(2023-\d\d-\d\d)-(source\d+)", path.name).groups()
+        by_day[day][source] = path.read_bytes()
+    database = Database(daily)
+    server = HostileServer()
+    try:
+        with database.write() as conn:
+            conn.execute(text("DELETE FROM feeds"))  # the seed topics, not the seed feeds (no network)
+            for day in sorted(by_day, reverse=True):  # before its first item, a source's feed is empty
+                for source, body in by_day[day].items():
+                    server.routes[f"/{source}"] = (200, [("Content-Type", "application/rss+xml")],
+                                                   re.sub(rb"<item>.*?</item>", b"", body, flags=re.S))
+            for source in sorted(server.routes):
+                feed_store.add_feed(conn, server.url(source))
+        pipeline = Pipeline(database, Settings(database_url=daily, allow_private_hosts=True))
+        for day in sorted(by_day):
+            for source, body in by_day[day].items():
+                server.routes[f"/{source}"] = (200, [("Content-Type", "application/rss+xml")], body)
+            summary = asyncio.run(pipeline.poll(include_not_due=True))
+            assert not summary.count("error"), [o.message for o in summary.outcomes if o.status == "error"]
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+        database.dispose()
 
     # The topics added only after the backfill (matched retroactively, `followup topics add` does the same).
     late = f"sqlite:///{tmp_path / 'late'}.db"
     result = cli("ingest", *map(str, sorted(paths)), "--db", late)
     assert result.exit_code == 0, result.stderr
-    from service.db import Database
-    from service.seeds import read_topics
-    from service.topics.manage import create_topic
-
     database = Database(late)
     try:
         for t in read_topics(REPO / "seeds" / "topics.toml"):
@@ -74,6 +101,8 @@ def test_backfill_and_day_by_day_give_the_same_trustworthy_developments(cli, tmp
         found[name] = {t: developments(cli, db, t) for t in ("forced-labor", "japan-korea-relations")}
     for topic in ("forced-labor", "japan-korea-relations"):
         assert grouping(found["backfill"][topic]) == grouping(found["daily"][topic]), topic
+        assert ([d["outlets"] for d in found["backfill"][topic]]
+                == [d["outlets"] for d in found["daily"][topic]]), topic
         assert grouping(found["backfill"][topic]) == grouping(found["late"][topic]), topic
 
     labor = found["backfill"]["forced-labor"]
