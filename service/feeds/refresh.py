@@ -143,25 +143,27 @@ def develop_topics(conn, topic_ids: list[int] | None = None) -> int:  # noqa: AN
     return placed
 
 
-def _develop_safely(conn, topic_ids: list[int]) -> None:  # noqa: ANN001
-    """Development placement is an optional stage of storing a feed: if it fails, the matches stay
-    unplaced (the next poll places them) and the feed is stored all the same."""
+def _develop_safely(conn, topic_ids: list[int]) -> int:  # noqa: ANN001
+    """Development placement is an optional stage: if it fails, the matches stay unplaced (the next poll
+    places them) and whatever else the transaction stores (a feed's entries) is stored all the same."""
     try:
         with conn.begin_nested():
-            develop_topics(conn, topic_ids)
+            return develop_topics(conn, topic_ids)
     except Exception as exc:  # noqa: BLE001
         log.warning("development placement failed; the matches are placed on the next run: %s: %s",
                     type(exc).__name__, exc, exc_info=True)
+        return 0
 
 
 def assign_developments(db: Database, topic_ids: list[int] | None = None) -> int:
-    """Place all unplaced matches, one topic per write transaction."""
+    """Place all unplaced matches, one topic per write transaction (a topic that fails is left for the
+    next run; the others are placed)."""
     with db.read() as conn:
         pending = sorted(development_store.unplaced(conn, topic_ids))
     placed = 0
     for topic_id in pending:
         with db.write() as conn:
-            placed += develop_topics(conn, [topic_id])
+            placed += _develop_safely(conn, [topic_id])
     return placed
 
 

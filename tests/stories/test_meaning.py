@@ -63,3 +63,17 @@ def test_turned_off_by_setting(model, monkeypatch):
         assert meaning.meaning_vector() is meaning.vector
     finally:
         meaning._enabled.cache_clear()
+
+
+def test_a_hostile_headline_costs_no_more_than_a_long_one(model):
+    assert (model.encode("Tokyo " * 2_000_000) == model.encode("Tokyo " * 400)).all()
+
+
+def test_a_broken_model_falls_back_to_words_and_says_so(tmp_path, monkeypatch, caplog):
+    (tmp_path / "model.safetensors").write_bytes(b"not a model")
+    monkeypatch.setattr(meaning, "model_path", lambda: tmp_path)
+    monkeypatch.setattr(meaning, "_MODEL", None)
+    monkeypatch.setattr(meaning, "_LOADED", False)
+    with caplog.at_level("WARNING", logger="followup.meaning"):
+        assert meaning.load() is None
+    assert any("grouped by their words alone" in r.getMessage() for r in caplog.records)
