@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ..topics.text import words
 from .parse import ParsedEntry, ParsedFeed
 
 # Query parameters that only track the reader; dropping them lets the same article from two feeds
@@ -74,8 +75,6 @@ def publisher(url: str | None) -> str | None:
 def title_key(url: str | None, title: str) -> str | None:
     """sha256 of publisher and headline (its words, an outlet suffix removed), for headlines of at least
     four words; None otherwise ("Live updates" names no one article)."""
-    from ..topics.text import words
-
     host = publisher(url)
     headline = " ".join(words(_OUTLET_SUFFIX.sub("", title or "")))
     if not host or len(headline.split()) < 4:

@@ -21,8 +21,8 @@ from ..errors import FollowupError
 from ..models import utcnow
 from ..store import entries as entry_store
 from ..store import feeds as feed_store
-from ..store import matches as match_store
 from ..store import developments as development_store
+from ..store import matches as match_store
 from ..store import stories as story_store
 from ..store import topics as topic_store
 from ..stories.cluster import Candidate, StoryIndex
@@ -130,8 +130,7 @@ def develop_topics(conn, topic_ids: list[int] | None = None) -> int:  # noqa: AN
         development_store.lock_topic(conn, topic_id)
         before, todo, current = [], [], {}
         for r in development_store.topic_items(conn, topic_id, first[0] - LOOKBACK):
-            item = Item(r.entry_id, development_store._aware(r.published_at), r.title or "", r.summary or "",
-                        r.language)
+            item = Item(r.entry_id, r.published_at, r.title or "", r.summary or "", r.language)
             if item.key < first and r.development_id is not None:
                 before.append((item, r.development_id))
             else:

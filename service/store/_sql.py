@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 T = TypeVar("T")
@@ -28,3 +29,15 @@ def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
+def advisory_locks(conn: Connection, names: Iterable[str]) -> None:
+    """PostgreSQL: transaction-scoped advisory locks on these names, taken in one order (no deadlock), so
+    a concurrent writer of the same names waits for this transaction and then sees its rows. SQLite has
+    one writer at a time anyway."""
+    if conn.dialect.name != "postgresql":
+        return
+    keys = sorted({int.from_bytes(hashlib.sha256(n.encode()).digest()[:8], "big", signed=True) for n in names})
+    if keys:
+        conn.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"),
+                     {"keys": keys})

@@ -3,14 +3,22 @@ the placements, and listing developments for timelines, pages, digests and Atom.
 
 from __future__ import annotations
 
-import zlib
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import datetime
 
-from sqlalchemy import Connection, Row, bindparam, distinct, func, select, text, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    bindparam,
+    distinct,
+    func,
+    select,
+    tuple_,
+    update,
+)
 
 from ..models import Entry, Feed, Match, Story, Topic
-from ._sql import chunks
+from ._sql import advisory_locks, chunks
 
 matches = Match.__table__
 entries = Entry.__table__
@@ -21,18 +29,10 @@ stories = Story.__table__
 OUTLET = func.coalesce(feeds.c.title, entries.c.source, feeds.c.url)
 
 
-def _aware(value: datetime | str) -> datetime:
-    if isinstance(value, str):  # SQLite returns MIN()/MAX() of a timestamp column as text
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def lock_topic(conn: Connection, topic_id: int) -> None:
-    """PostgreSQL: one placer per topic at a time (two workers re-placing the same topic's recent
-    entries would each write what their own snapshot saw). SQLite has one writer anyway."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                     {"k": zlib.crc32(f"followup-development-{topic_id}".encode()) - 2**31})
+    """One placer per topic at a time on PostgreSQL (two workers re-placing the same topic's recent
+    entries would each write what their own snapshot saw)."""
+    advisory_locks(conn, [f"development:{topic_id}"])
 
 
 def unplaced(conn: Connection, topic_ids: list[int] | None = None) -> dict[int, tuple[datetime, int]]:
@@ -44,7 +44,7 @@ def unplaced(conn: Connection, topic_ids: list[int] | None = None) -> dict[int, 
     first: dict[int, tuple[datetime, int]] = {}
     # One pass over the unplaced matches (few: what the last documents added, or a backfill's).
     for r in conn.execute(stmt):
-        key = (_aware(r.published_at), r.entry_id)
+        key = (r.published_at, r.entry_id)
         if r.topic_id not in first or key < first[r.topic_id]:
             first[r.topic_id] = key
     return first
@@ -72,7 +72,7 @@ def set_developments(conn: Connection, topic_id: int, placed: dict[int, int]) ->
 def list_developments(conn: Connection, topic_id: int, *, since: datetime | None = None,
                       until: datetime | None = None, limit: int = 50) -> list[dict]:
     """The topic's developments with an entry published in [since, until), newest activity first: id,
-    first/last seen, entries, outlets, and the headline (the development's first entry)."""
+    first/last seen, entries, outlets, and the outlets of the wider story (stories.view heads them)."""
     stmt = (select(matches.c.development_id, func.min(matches.c.published_at).label("first"),
                    func.max(matches.c.published_at).label("last"), func.count().label("n"),
                    func.count(distinct(OUTLET)).label("outlets"))
@@ -84,20 +84,13 @@ def list_developments(conn: Connection, topic_id: int, *, since: datetime | None
         stmt = stmt.having(func.max(matches.c.published_at) >= since)
     if until is not None:
         stmt = stmt.having(func.min(matches.c.published_at) < until)
-    rows = sorted(conn.execute(stmt), key=lambda r: (_aware(r.last), r.development_id), reverse=True)[:limit]
-    heads = {}
+    rows = sorted(conn.execute(stmt), key=lambda r: (r.last, r.development_id), reverse=True)[:limit]
+    wider = {}  # the global story of each development's first entry: who else, across topics, covered it
     for batch in chunks([r.development_id for r in rows]):
-        heads.update({r.id: r for r in conn.execute(
-            select(entries.c.id, entries.c.title, entries.c.story_id, stories.c.source_count)
-            .outerjoin(stories, stories.c.id == entries.c.story_id).where(entries.c.id.in_(batch)))})
-    out = []
-    for r in rows:
-        head = heads.get(r.development_id)
-        out.append(dict(id=r.development_id, headline=head.title if head else "", first_seen=_aware(r.first),
-                        last_seen=_aware(r.last), entry_count=r.n, outlets=r.outlets,
-                        story_id=head.story_id if head else None,
-                        story_outlets=head.source_count if head and head.source_count else None))
-    return out
+        wider.update(conn.execute(select(entries.c.id, stories.c.source_count)
+                                  .join(stories, stories.c.id == entries.c.story_id).where(entries.c.id.in_(batch))).all())
+    return [dict(id=r.development_id, first_seen=r.first, last_seen=r.last, entry_count=r.n, outlets=r.outlets,
+                 story_outlets=wider.get(r.development_id) or None) for r in rows]
 
 
 def development_entries(conn: Connection, topic_id: int, development_ids: list[int]) -> dict[int, list[Row]]:
@@ -123,5 +116,5 @@ def development_first_seen(conn: Connection, keys: list[tuple[int, int]]) -> dic
                 .where(tuple_(matches.c.topic_id, matches.c.development_id).in_(batch))
                 .group_by(matches.c.topic_id, matches.c.development_id))
         for r in conn.execute(stmt):
-            out[(r.topic_id, r.development_id)] = _aware(r.first)
+            out[(r.topic_id, r.development_id)] = r.first
     return out

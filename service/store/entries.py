@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +13,7 @@ from ..errors import NotFoundError
 from ..feeds.normalize import NormalizedEntry
 from ..models import Entry, EntrySource, Feed
 from ..topics.text import words
-from ._sql import chunks, insert
+from ._sql import advisory_locks, chunks, insert
 
 entries = Entry.__table__
 feeds = Feed.__table__
@@ -82,7 +81,9 @@ def upsert_entries(conn: Connection, feed_id: int | None, source: str | None,
         )
     _fts_insert(conn, list(new_ids.values()) + [entry_id for entry_id, _ in changed])
     if changed and conn.dialect.name == "postgresql":
-        from .matches import copy_search_vectors  # the matches' copy of a changed entry's vector
+        from .matches import (
+            copy_search_vectors,  # the matches' copy of a changed entry's vector
+        )
 
         for batch in chunks([entry_id for entry_id, _ in changed]):
             copy_search_vectors(conn, entry_ids=batch)
@@ -145,13 +146,9 @@ def _copies(conn: Connection, feed_id: int | None, groups: dict[str, list[Normal
     feed, published within the window, that `same` accepts."""
     if not groups:
         return {}
-    if conn.dialect.name == "postgresql":
-        # Two workers storing the same article from two feeds at once would each miss the other's
-        # uncommitted row: a transaction lock per key (taken in one order, so no deadlock) makes the
-        # second wait for the first and then see its row.
-        keys = sorted({_lock_key(lock_prefix + k) for k in groups})
-        conn.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"),
-                     {"keys": keys})
+    # Two workers storing the same article from two feeds at once would each miss the other's uncommitted
+    # row: a lock per key makes the second wait for the first and then see its row.
+    advisory_locks(conn, (lock_prefix + k for k in groups))
     stored: dict[str, list[Row]] = {}
     for batch in chunks(list(groups)):
         query = (select(entries.c.id, column.label("key"), entries.c.title, entries.c.summary, entries.c.published_at,
@@ -170,11 +167,6 @@ def _copies(conn: Connection, feed_id: int | None, groups: dict[str, list[Normal
                     copies[e.identity] = row.id
                     break
     return copies
-
-
-def _lock_key(url: str) -> int:
-    """A signed 64-bit key for a URL (PostgreSQL advisory locks)."""
-    return int.from_bytes(hashlib.sha256(url.encode()).digest()[:8], "big", signed=True)
 
 
 def _article_url(url: str) -> bool:

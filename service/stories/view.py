@@ -42,8 +42,7 @@ def load_developments(db: Database, topic: str, *, since: datetime | None, until
     for d in developments:
         status = "new" if since is None or d["first_seen"] >= since else "continuing"
         own = members.get(d["id"], [])
-        if own:
-            d["headline"] = own[headline_index([e.published_at for e in own])].title or d["headline"]
+        d["headline"] = own[headline_index([e.published_at for e in own])].title if own else ""
         data.append(dict(
             d, status=status,
             # The names the topic views have always read (a development *is* the topic's view of an event).
