@@ -147,6 +147,11 @@ class Topic(Base):
     exclude: Mapped[str | None] = mapped_column(Text)
     # {"gsomia": ["General Security of Military Information Agreement", "지소미아"], ...}
     aliases: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Matching by meaning (migration 0009, service/topics/semantic.py): example items (headlines, or
+    # headline + text), how the query and the similarity combine, and this topic's similarity threshold.
+    examples: Mapped[list | None] = mapped_column(JSON, default=list)
+    meaning: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
+    similarity: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -33,14 +33,22 @@ def read_topics(path: Path) -> list[dict]:
         raise InvalidInputError(f"Cannot read topics from {path}: {exc}") from exc
     topics = data.get("topic", [])
     for t in topics:
-        for key in ("slug", "name", "query"):
+        for key in ("slug", "name") + (() if t.get("meaning") == "only" else ("query",)):
             if not t.get(key):
                 raise InvalidInputError(f"A topic in {path} has no {key}")
         try:
-            compile_topic(TopicSpec(0, t["slug"], t["query"], t.get("exclude"), t.get("aliases") or {}))
+            compile_topic(spec_of(t))
         except QueryError as exc:
             raise InvalidInputError(f"Topic {t['slug']!r} in {path} has a bad query: {exc}") from exc
     return topics
+
+
+def spec_of(t: dict, topic_id: int = 0) -> TopicSpec:
+    """A seed topic (a table of topics.toml) as the matcher sees it."""
+    return TopicSpec(topic_id, t["slug"], (t.get("query") or "").strip(), t.get("exclude"), t.get("aliases") or {},
+                     meaning=t.get("meaning", "off"), name=t.get("name", ""),
+                     description=" ".join(t.get("description", "").split()),
+                     examples=tuple(" ".join(e.split()) for e in t.get("examples", ())), similarity=t.get("similarity"))
 
 
 def load_seeds(db: Database, seeds_dir: Path) -> SeedReport:
@@ -52,8 +60,10 @@ def load_seeds(db: Database, seeds_dir: Path) -> SeedReport:
     with db.write() as conn:
         for t in topics:
             added = topic_store.add_topic(
-                conn, t["slug"], t["name"], t["query"].strip(), description=" ".join(t.get("description", "").split()),
-                exclude=(t.get("exclude") or None), aliases=t.get("aliases") or {}, now=now, exist_ok=True)
+                conn, t["slug"], t["name"], (t.get("query") or "").strip(),
+                description=" ".join(t.get("description", "").split()), exclude=(t.get("exclude") or None),
+                aliases=t.get("aliases") or {}, meaning=t.get("meaning", "off"),
+                examples=list(spec_of(t).examples), similarity=t.get("similarity"), now=now, exist_ok=True)
             report.topics_added += added is not None
             report.topics_kept += added is None
         for o in outlines:

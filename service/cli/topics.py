@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 import typer
@@ -14,6 +13,19 @@ from ..store import topics as topic_store
 from ..topics import manage
 from ..topics.compile import TopicSpec, compile_topic
 from .app import DbOption, check_format, command, emit, open_context, out, sparkline, topics_app
+
+MeaningOption = Annotated[
+    str | None,
+    typer.Option("--meaning", help="Match by meaning too (needs the `meaning` extra): off (the query alone), "
+                                   "guard (query required, similarity checked), boost (similarity, or query + a "
+                                   "lower similarity), only (similarity alone; the query may be empty).")]
+ExampleOption = Annotated[
+    list[str] | None,
+    typer.Option("--example", help="An example item (a headline, or headline and text) the topic is about. "
+                                   "Repeatable; with --meaning, entries are compared with these.")]
+SimilarityOption = Annotated[
+    float | None,
+    typer.Option("--similarity", min=0.05, max=0.95, help="The similarity an entry needs (default 0.50).")]
 
 AliasOption = Annotated[
     list[str] | None,
@@ -39,8 +51,9 @@ def _aliases(values: list[str] | None) -> dict[str, list[str]] | None:
 @command
 def add(slug: Annotated[str, typer.Argument(help="Short id: lower-case letters, digits and dashes.")],
         name: Annotated[str, typer.Option(help="A readable name.")],
-        query: Annotated[str, typer.Option(help="What to look for (see docs/queries.md).")],
+        query: Annotated[str, typer.Option(help="What to look for (see docs/queries.md); '' with --meaning only.")],
         db: DbOption = None,
+        meaning: MeaningOption = None, example: ExampleOption = None, similarity: SimilarityOption = None,
         description: Annotated[str, typer.Option(help="What this topic is and is not about.")] = "",
         exclude: Annotated[str | None, typer.Option(help="Entries matching this query are never matched.")] = None,
         alias: AliasOption = None,
@@ -52,7 +65,8 @@ def add(slug: Annotated[str, typer.Argument(help="Short id: lower-case letters, 
     """
     manage.check_slug(slug)
     aliases = _aliases(alias)
-    manage.validate(slug, query, exclude, aliases)
+    fields = manage.meaning_fields(meaning or "off", example or [])
+    manage.validate(slug, query, exclude, aliases, description=description, similarity=similarity, **fields)
     ctx = open_context(db)
     if manage.slug_taken(ctx.db, slug):  # refused before any backtest work
         raise AlreadyExistsError(f"A topic with the slug {slug!r} already exists (use `followup topics edit {slug}`)")
@@ -61,9 +75,11 @@ def add(slug: Annotated[str, typer.Argument(help="Short id: lower-case letters, 
         from ..topics.backtest import backtest
 
         since_at = parse_when("30d")
-        _print_backtest(backtest(ctx.db, TopicSpec(0, slug, query, exclude, aliases or {}), since_at), since_at, 5)
+        spec = TopicSpec(0, slug, query, exclude, aliases or {}, name=name, description=description,
+                         similarity=similarity, **fields)
+        _print_backtest(backtest(ctx.db, spec, since_at), since_at, 5)
     _, added = manage.create_topic(ctx.db, slug, name, query, description=description, exclude=exclude,
-                                   aliases=aliases, backlog=backlog)
+                                   aliases=aliases, backlog=backlog, similarity=similarity, **fields)
     out.print(f"Added topic {slug}.", markup=False)
     if backlog:
         out.print(f"Matched {added} stored entries.")
@@ -112,6 +128,13 @@ def show(slug: str, db: DbOption = None) -> None:
         out.print(f"  exclude: {t.exclude}", markup=False)
     for name, synonyms in (t.aliases or {}).items():
         out.print(f"  alias:   {name} = {' | '.join(synonyms)}", markup=False)
+    if (t.meaning or "off") != "off":
+        from ..topics.semantic import SIMILARITY
+
+        out.print(f"  meaning: {t.meaning}, similarity at least {t.similarity or SIMILARITY:.2f} to the description "
+                  f"or one of {len(t.examples or [])} examples", markup=False)
+        for text in t.examples or []:
+            out.print(f"  example: {text[:110]}", markup=False)
     out.print(f"  matches: {count}")
 
 
@@ -123,14 +146,24 @@ def edit(slug: str, db: DbOption = None,
          description: Annotated[str | None, typer.Option(help="New description.")] = None,
          exclude: Annotated[str | None, typer.Option(help="New exclusion query ('' removes it).")] = None,
          alias: AliasOption = None,
+         meaning: MeaningOption = None,
+         example: Annotated[list[str] | None, typer.Option("--example", help="Add an example item (repeatable).")] = None,
+         clear_examples: Annotated[bool, typer.Option("--clear-examples", help="Remove the topic's examples first.")] = False,
+         similarity: SimilarityOption = None,
          active: Annotated[bool | None, typer.Option("--active/--inactive", help="Pause or resume matching.")] = None) -> None:
     """Change a topic. A new query or exclusion re-matches the stored entries.
 
     Example: followup topics edit gsomia --query 'gsomia OR "intelligence-sharing pact"'
     """
     ctx = open_context(db)
+    examples = None
+    if example or clear_examples:
+        with ctx.db.read() as conn:
+            current = [] if clear_examples else list(topic_store.get_topic(conn, slug).examples or [])
+        examples = current + list(example or [])
     _, rematched = manage.edit_topic(ctx.db, slug, name=name, query=query, description=description, exclude=exclude,
-                                     aliases=_aliases(alias), active=active)
+                                     aliases=_aliases(alias), active=active, meaning=meaning, examples=examples,
+                                     similarity=similarity)
     out.print(f"Updated topic {slug}.", markup=False)
     if rematched is not None:
         out.print(f"Re-matched stored entries: {rematched} matches.")
@@ -166,6 +199,17 @@ def _print_backtest(result, since_at, limit: int, *, show_days: bool = True) -> 
         for h in top:
             t.add_row(f"{h.published_at:%Y-%m-%d}", f"{h.score:g}", h.title[:90], (h.source or "")[:24], ", ".join(h.terms[:5]))
         out.print(t)
+    for heading, rows in (("Near misses (look like the topic, not matched):", result.near_misses),
+                          ("Unlike matches (matched, look unlike it):", result.unlike)):
+        if rows:
+            out.print(heading, markup=False)
+            t = Table("entry", "published", "similarity", "title", box=None, pad_edge=False)
+            for x in rows[:limit]:
+                t.add_row(str(x.entry_id), f"{x.published_at:%Y-%m-%d}", f"{x.similarity:.2f}", x.title[:90])
+            out.print(t)
+    if result.measured and (result.near_misses or result.unlike):
+        out.print("Fix one in a step: `followup topics explain SLUG ENTRY` says why; add an --example, adjust the "
+                  "query, or let meaning decide with --meaning boost.", markup=False)
 
 
 @topics_app.command("test")
@@ -175,6 +219,8 @@ def test(query: Annotated[str, typer.Argument(help="The query to try (see docs/q
          limit: Annotated[int, typer.Option(min=1, max=1000, help="How many of the top matches to show.")] = 10,
          exclude: Annotated[str | None, typer.Option(help="An exclusion query to try with it.")] = None,
          alias: AliasOption = None,
+         description: Annotated[str, typer.Option(help="What the topic is about: near misses are measured by it.")] = "",
+         meaning: MeaningOption = None, example: ExampleOption = None, similarity: SimilarityOption = None,
          fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table") -> None:
     """Backtest a query on stored entries before saving it: matches per day, top matches and why.
 
@@ -186,7 +232,9 @@ def test(query: Annotated[str, typer.Argument(help="The query to try (see docs/q
     check_format(fmt, ("table", "json"))
     ctx = open_context(db)
     since_at = parse_when(since) if since and since != "all" else None
-    result = backtest(ctx.db, TopicSpec(0, "test", query, exclude, _aliases(alias) or {}), since_at)
+    fields = manage.meaning_fields(meaning or "off", example or [])
+    result = backtest(ctx.db, TopicSpec(0, "test", query, exclude, _aliases(alias) or {}, description=description,
+                                        similarity=similarity, **fields), since_at)
     if fmt == "json":
         emit([result.to_dict(limit)], "json", lambda _: None)
         return
@@ -208,14 +256,40 @@ def explain_(slug: str, entry: Annotated[str, typer.Argument(help="Entry id, GUI
     with ctx.db.read() as conn:
         t = topic_store.get_topic(conn, slug)
         row = entry_store.get_entry(conn, entry)
-    topic = compile_topic(TopicSpec(t.id, t.slug, t.query, t.exclude, t.aliases or {}))
-    result = explain(topic, make_document(row.title, row.summary, row.source or ""))
+    spec = TopicSpec(t.id, t.slug, t.query, t.exclude, t.aliases or {}, meaning=t.meaning or "off", name=t.name,
+                     description=t.description or "", examples=tuple(t.examples or ()), similarity=t.similarity)
+    topic = compile_topic(spec)
+    doc = make_document(row.title, row.summary, row.source or "")
     out.print(f"Entry {row.id}: {row.title}", markup=False)
     out.print(f"  {row.url or row.guid or ''} ({row.source or 'unknown source'}, {row.published_at:%Y-%m-%d})", markup=False)
-    verdict = "MATCHES" if result.matched else "does NOT match"
-    out.print(f"It {verdict} topic {slug}.", markup=False)
-    for line in result.lines():
-        out.print(line, markup=False)
+    result = explain(topic, doc) if topic.node is not None else None
+    verdict = meaning_verdict(spec, topic, doc, result.matched if result else False)
+    matched = verdict.matched if verdict else bool(result and result.matched)
+    out.print(f"It {'MATCHES' if matched else 'does NOT match'} topic {slug}.", markup=False)
+    if result is not None:
+        if verdict:
+            out.print("By the query:", markup=False)
+        for line in result.lines():
+            out.print(line, markup=False)
+    if verdict:
+        out.print(f"By meaning: {verdict.sentence()}", markup=False)
+
+
+def meaning_verdict(spec: TopicSpec, topic, doc, query_hit: bool):  # noqa: ANN001, ANN201
+    """The meaning part of an explanation (None for a query-only topic)."""
+    from ..topics.compile import matcher_for
+    from ..topics.semantic import Verdict, decide
+
+    if topic.meaning == "off":
+        return None
+    matcher = matcher_for([spec])
+    closest = matcher.closest(topic.id, doc)
+    if closest is None:
+        return Verdict(topic.meaning, query_hit, None, topic.threshold, "", query_hit and topic.meaning != "only"
+                       and topic.id not in matcher.profiles)
+    value, text = closest
+    return Verdict(topic.meaning, query_hit, value, topic.threshold, text, decide(topic.meaning, query_hit, value,
+                                                                                  topic.threshold))
 
 
 @topics_app.command("suggest")

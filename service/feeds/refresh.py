@@ -28,7 +28,7 @@ from ..store import topics as topic_store
 from ..stories.cluster import Candidate, StoryIndex
 from ..stories.develop import CONTEXT, SPAN, Item, develop
 from ..stories.meaning import meaning_vector
-from ..topics.compile import Matcher
+from ..topics.compile import Matcher, matcher_for
 from ..topics.match import make_document
 from .fetch import Fetcher, FetchResult
 from .normalize import normalize_feed, xml_safe
@@ -200,8 +200,10 @@ class Pipeline:
         with self.db.read() as conn:
             fingerprint = topic_store.topics_fingerprint(conn)
             if fingerprint != self._fingerprint:
-                self._matcher = Matcher(topic_store.topic_specs(conn),
-                                        on_error=lambda spec, exc: log.warning("topic %s is skipped: %s", spec.slug, exc))
+                self._matcher = matcher_for(topic_store.topic_specs(conn),
+                                            on_error=lambda spec, exc: log.warning("topic %s is skipped: %s", spec.slug, exc))
+                for notice in self._matcher.notices.values():
+                    log.warning("%s", notice)
                 self._fingerprint = fingerprint
         return self._matcher
 
@@ -232,11 +234,11 @@ class Pipeline:
                     raise _LeaseLost  # rolls the transaction back: the new owner will store this poll
                 stored = entry_store.upsert_entries(conn, feed.id, source, items, now)
                 new_matches = []
-                for item in stored:
-                    if item.status in ("unchanged", "duplicate"):
-                        continue  # a duplicate is an article stored (and matched) from another feed
-                    doc = make_document(item.entry.title, item.entry.summary, source or "")
-                    for result in matcher.match(doc):
+                # A duplicate is an article stored (and matched) from another feed.
+                fresh = [item for item in stored if item.status not in ("unchanged", "duplicate")]
+                docs = [make_document(item.entry.title, item.entry.summary, source or "") for item in fresh]
+                for item, found in zip(fresh, matcher.match_many(docs)):
+                    for result in found:
                         new_matches.append(match_store.NewMatch(result.topic_id, item.id, result.score, result.terms))
                 added = match_store.insert_matches(conn, new_matches, now)
                 placed = None
@@ -568,14 +570,13 @@ def match_backlog(db: Database, slug: str, *, replace: bool = False,
     from sqlalchemy import delete
 
     from ..models import Match
-    from ..topics.compile import Matcher
 
     with db.read() as conn:
         topic = topic_store.get_topic(conn, slug)
         spec = next((s for s in topic_store.topic_specs(conn) if s.id == topic.id), None)
     if spec is None:
         return 0  # inactive topic
-    matcher = Matcher([spec])
+    matcher = matcher_for([spec])
     if matcher.errors:
         return 0
     now = utcnow()
@@ -589,8 +590,9 @@ def match_backlog(db: Database, slug: str, *, replace: bool = False,
     with db.read() as conn:
         for rows in entry_store.iter_entries(conn):
             found = []
-            for row in rows:
-                for result in matcher.match(make_document(row.title, row.summary, row.source or "")):
+            docs = [make_document(row.title, row.summary, row.source or "") for row in rows]
+            for row, results in zip(rows, matcher.match_many(docs)):
+                for result in results:
                     found.append(match_store.NewMatch(result.topic_id, row.id, result.score, result.terms, row.published_at))
             if found:
                 with db.write() as write_conn:

@@ -18,12 +18,14 @@ topics = Topic.__table__
 
 def add_topic(conn: Connection, slug: str, name: str, query: str, *, description: str = "",
               exclude: str | None = None, aliases: dict | None = None, active: bool = True,
+              meaning: str = "off", examples: list[str] | tuple[str, ...] = (), similarity: float | None = None,
               now: datetime | None = None, exist_ok: bool = False) -> Row | None:
     """Insert a topic. Raises AlreadyExistsError for a taken slug (or returns None if exist_ok)."""
     now = now or utcnow()
     stmt = insert(conn, topics).values(
         slug=slug, name=name, query=query, description=description, exclude=exclude,
         aliases=aliases or {}, active=active, created_at=now, updated_at=now,
+        meaning=meaning, examples=list(examples), similarity=similarity,
     ).on_conflict_do_nothing(index_elements=["slug"]).returning(topics.c.id)
     # RETURNING, not rowcount: PostgreSQL reports rowcount -1 for inserts with implicit RETURNING.
     if conn.execute(stmt).first() is None:
@@ -68,7 +70,9 @@ def remove_topic(conn: Connection, slug: str) -> Row:
 def topic_specs(conn: Connection) -> list[TopicSpec]:
     """Active topics as the matcher wants them."""
     return [
-        TopicSpec(id=r.id, slug=r.slug, query=r.query, exclude=r.exclude, aliases=r.aliases or {})
+        TopicSpec(id=r.id, slug=r.slug, query=r.query, exclude=r.exclude, aliases=r.aliases or {},
+                  meaning=r.meaning or "off", name=r.name or "", description=r.description or "",
+                  examples=tuple(r.examples or ()), similarity=r.similarity)
         for r in list_topics(conn, active_only=True)
     ]
 

@@ -8,8 +8,9 @@ from datetime import date, datetime
 
 from ..db import Database
 from ..store import entries as entry_store
-from .compile import Matcher, TopicSpec, compile_topic
+from .compile import TopicSpec, compile_topic, matcher_for
 from .match import make_document
+from .semantic import EASING
 
 
 @dataclass(frozen=True)
@@ -23,11 +24,28 @@ class BacktestHit:
     terms: list[str]
 
 
+@dataclass(frozen=True)
+class Lookalike:
+    """An entry the query misses that looks like the topic, or a match that looks unlike it."""
+
+    entry_id: int
+    title: str
+    url: str | None
+    published_at: datetime
+    similarity: float
+
+
+NEAR = 10  # near misses and unlike matches kept
+
+
 @dataclass
 class Backtest:
     scanned: int = 0
     per_day: Counter = field(default_factory=Counter)
     hits: list[BacktestHit] = field(default_factory=list)
+    measured: bool = False  # similarities were measured (the topic has a description or examples, and a model)
+    near_misses: list[Lookalike] = field(default_factory=list)  # most similar entries not matched
+    unlike: list[Lookalike] = field(default_factory=list)  # least similar matches
 
     @property
     def total(self) -> int:
@@ -41,7 +59,8 @@ class Backtest:
         return dict(total=self.total, scanned=self.scanned,
                     per_day={d.isoformat(): n for d, n in sorted(self.per_day.items())},
                     top=[dict(entry_id=h.entry_id, title=h.title, url=h.url, source=h.source, published=h.published_at,
-                              score=h.score, matched_terms=h.terms) for h in self.top(limit)])
+                              score=h.score, matched_terms=h.terms) for h in self.top(limit)],
+                    near_misses=[_look(x) for x in self.near_misses], unlike_matches=[_look(x) for x in self.unlike])
 
     def days(self, since: date | None, until: date) -> list[tuple[date, int]]:
         """Every day in the window (zeros included), oldest first."""
@@ -55,15 +74,31 @@ class Backtest:
 
 
 def backtest(db: Database, spec: TopicSpec, since: datetime | None, keep: int = 1000) -> Backtest:
-    """Run a (not yet saved) topic over the stored entries published since `since`."""
-    compile_topic(spec)  # raises QueryError with the position before any scanning
-    matcher = Matcher([spec])
-    result = Backtest()
+    """Run a (not yet saved) topic over the stored entries published since `since`. With a description or
+    examples (and the model installed), also the near misses: the stored entries most like the topic that
+    it does not match, and the matches least like it (service/topics/semantic.py)."""
+    import heapq
+
+    topic = compile_topic(spec)  # raises QueryError with the position before any scanning
+    matcher = matcher_for([spec], measure=True)
+    result = Backtest(measured=topic.id in matcher.profiles)
+    near: list[tuple[float, int, Lookalike]] = []  # min-heap of the most similar misses
+    unlike: list[tuple[float, int, Lookalike]] = []  # min-heap on -similarity: the least similar matches
     with db.read() as conn:
         for rows in entry_store.iter_entries(conn, since=since):
-            for row in rows:
+            docs = [make_document(row.title, row.summary, row.source or "") for row in rows]
+            sims = matcher.similarities(docs) if result.measured else [{}] * len(docs)
+            for row, found, sim in zip(rows, matcher.match_many(docs), sims):
                 result.scanned += 1
-                found = matcher.match(make_document(row.title, row.summary, row.source or ""))
+                value = sim.get(topic.id)
+                # near misses reach the guard bar (threshold less EASING); unlike matches fall below it
+                if value is not None and (value < topic.threshold - EASING) == bool(found):
+                    look = Lookalike(row.id, row.title, row.url, row.published_at, value)
+                    heap, key = (unlike, -value) if found else (near, value)
+                    if len(heap) < NEAR:
+                        heapq.heappush(heap, (key, row.id, look))
+                    elif key > heap[0][0]:
+                        heapq.heapreplace(heap, (key, row.id, look))
                 if not found:
                     continue
                 result.per_day[row.published_at.date()] += 1
@@ -72,4 +107,11 @@ def backtest(db: Database, spec: TopicSpec, since: datetime | None, keep: int = 
                                                    found[0].score, found[0].terms))
                     if len(result.hits) > keep * 2:
                         result.hits = result.top(keep)
+    result.near_misses = [x for _, _, x in sorted(near, key=lambda t: (-t[0], t[1]))]
+    result.unlike = [x for _, _, x in sorted(unlike, key=lambda t: (-t[0], t[1]))]
     return result
+
+
+def _look(x: Lookalike) -> dict:
+    return dict(entry_id=x.entry_id, title=x.title, url=x.url, published=x.published_at,
+                similarity=round(x.similarity, 3))

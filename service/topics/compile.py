@@ -10,7 +10,8 @@ import ahocorasick
 
 from ..errors import QueryError
 from .match import Document, evaluate, score
-from .query import And, Near, Node, Not, Or, Term, parse_query
+from .query import Near, Node, Not, Or, Term, parse_query
+from .semantic import GATE_ZIPF, GATE_ZIPF_ALONE, SIMILARITY, check_mode, decide, entry_text, profile_texts, rare_words, similarity
 from .text import fold, has_cjk, words
 
 
@@ -23,14 +24,22 @@ class TopicSpec:
     query: str
     exclude: str | None = None
     aliases: dict[str, list[str]] = field(default_factory=dict)
+    # Matching by meaning (service/topics/semantic.py): how query and similarity combine, and with what.
+    meaning: str = "off"
+    name: str = ""
+    description: str = ""
+    examples: tuple[str, ...] = ()
+    similarity: float | None = None
 
 
 @dataclass(frozen=True)
 class CompiledTopic:
     id: int
     slug: str
-    node: Node
+    node: Node | None  # None: a topic that matches by meaning only and has no query
     exclude: Node | None
+    meaning: str = "off"
+    threshold: float = SIMILARITY
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,7 @@ class MatchResult:
     slug: str
     score: float
     terms: list[str]  # labels of the query terms that matched, title hits first
+    similarity: float | None = None  # the entry's similarity to the topic, when it was measured
 
 
 def _synonym_term(text: str, like: Term) -> Term:
@@ -109,16 +119,76 @@ def anchors(node: Node) -> frozenset[Term] | None:
 
 def compile_topic(spec: TopicSpec) -> CompiledTopic:
     """Parse and check a topic's query and exclusion; raises QueryError with a plain sentence."""
-    node = expand_aliases(parse_query(spec.query), spec.aliases or {})
-    if anchors(node) is None:
-        raise QueryError("The query needs at least one word to look for outside NOT / -", 0, spec.query)
+    try:
+        mode = check_mode(spec.meaning)
+    except ValueError as exc:
+        raise QueryError(f"The topic's {exc}") from exc
+    if mode == "only" and not (spec.query or "").strip():
+        node = None  # matches by meaning alone
+        if not (spec.description or "").strip() and not spec.examples:
+            raise QueryError("A topic without a query needs a description or examples to match by meaning")
+    else:
+        node = expand_aliases(parse_query(spec.query), spec.aliases or {})
+        if anchors(node) is None:
+            raise QueryError("The query needs at least one word to look for outside NOT / -", 0, spec.query)
+    threshold = SIMILARITY if spec.similarity is None else float(spec.similarity)
+    if not 0.0 < threshold < 1.0:
+        raise QueryError(f"The similarity threshold must be between 0 and 1, not {threshold}")
     exclude = None
     if spec.exclude and spec.exclude.strip():
         try:
             exclude = expand_aliases(parse_query(spec.exclude), spec.aliases or {})
         except QueryError as exc:
             raise QueryError(f"In the exclusion: {exc.message}", exc.position, spec.exclude) from exc
-    return CompiledTopic(spec.id, spec.slug, node, exclude)
+    return CompiledTopic(spec.id, spec.slug, node, exclude, mode, threshold)
+
+
+def _gate_anchors(node: Node) -> frozenset[Term] | None:
+    """Like `anchors`, but an AND contributes every conjunct's anchors that name an actor (a set of at
+    most GATE_GROUP terms: "japan OR japanese OR tokyo"), not only its rarest: "japan korea "export
+    control*"" opens the gate for "Tokyo restricts photoresist shipments to Korean chipmakers"."""
+    if isinstance(node, Term):
+        return frozenset((node,))
+    if isinstance(node, Not):
+        return None
+    if isinstance(node, Or):
+        out: set[Term] = set()
+        for child in node.children:
+            sub = _gate_anchors(child)
+            if sub is None:
+                return None
+            out |= sub
+        return frozenset(out)
+    options = [a for a in (_gate_anchors(c) for c in node.children) if a is not None]
+    if not options:
+        return None
+    small = [a for a in options if len(a) <= GATE_GROUP]
+    return frozenset().union(*small) if small else min(options, key=len)
+
+
+GATE_GROUP = 6
+
+
+def gate_terms(topic: CompiledTopic, spec: TopicSpec) -> set[Term]:
+    """What opens a topic's meaning test for an entry (service/topics/semantic.py): its anchor terms (the
+    rarest word of each) and the rare words of its name, description and examples."""
+    out: set[Term] = set()
+    for term in (_gate_anchors(topic.node) or ()) if topic.node is not None else ():
+        if term.substring:
+            out.add(term)
+            continue
+        pool = [w for w in term.words if len(w) >= 3] or list(term.words)
+        from .semantic import _zipf
+
+        word = min(pool, key=_zipf)
+        out.add(Term(words=(word,), text=word, prefix=term.prefix and len(term.words) == 1))
+    zipf = GATE_ZIPF if topic.node is not None else GATE_ZIPF_ALONE
+    for word in rare_words(spec.name, spec.description, *spec.examples, zipf=zipf):
+        if has_cjk(word):
+            out.add(Term(words=(word,), text=word, substring=True))
+        else:
+            out.add(Term(words=(word,), text=word, prefix=len(word) >= 5))
+    return out
 
 
 def _index_key(term: Term) -> tuple[str, object]:
@@ -133,48 +203,35 @@ def _index_key(term: Term) -> tuple[str, object]:
     return ("bigram", (term.words[0], term.words[1]))
 
 
-class Matcher:
-    """All active topics compiled once. `match(doc)` returns the topics the document matches."""
+class _TermIndex:
+    """Literal terms -> topic ids: which topics a document could concern, in time linear in the document."""
 
-    def __init__(self, specs: list[TopicSpec], *, on_error=None):  # noqa: ANN001
-        self.topics: dict[int, CompiledTopic] = {}
-        self.errors: dict[str, str] = {}
+    def __init__(self) -> None:
         self._by_word: dict[str, set[int]] = defaultdict(set)
         self._by_bigram: dict[tuple[str, str], set[int]] = defaultdict(set)
         self._by_prefix: dict[str, set[int]] = defaultdict(set)
-        self._prefix_lengths: set[int] = set()
-        self._automaton = ahocorasick.Automaton()
-        texts: dict[str, set[int]] = defaultdict(set)
-        for spec in specs:
-            try:
-                topic = compile_topic(spec)
-            except QueryError as exc:
-                # One broken topic never stops matching for the others.
-                self.errors[spec.slug] = str(exc)
-                if on_error:
-                    on_error(spec, exc)
-                continue
-            self.topics[topic.id] = topic
-            for term in anchors(topic.node) or ():
-                kind, key = _index_key(term)
-                if kind == "word":
-                    self._by_word[key].add(topic.id)
-                elif kind == "bigram":
-                    self._by_bigram[key].add(topic.id)
-                elif kind == "prefix":
-                    self._by_prefix[key].add(topic.id)
-                    self._prefix_lengths.add(len(key))
-                else:
-                    texts[key].add(topic.id)
-        for text, ids in texts.items():
-            self._automaton.add_word(text, frozenset(ids))
-        self._has_texts = bool(texts)
-        if self._has_texts:
-            self._automaton.make_automaton()
-        self._lengths = sorted(self._prefix_lengths)
+        self._texts: dict[str, set[int]] = defaultdict(set)
+        self._automaton = None
+        self._lengths: list[int] = []
 
-    def __len__(self) -> int:
-        return len(self.topics)
+    def add(self, term: Term, topic_id: int) -> None:
+        kind, key = _index_key(term)
+        if kind == "word":
+            self._by_word[key].add(topic_id)
+        elif kind == "bigram":
+            self._by_bigram[key].add(topic_id)
+        elif kind == "prefix":
+            self._by_prefix[key].add(topic_id)
+        else:
+            self._texts[key].add(topic_id)
+
+    def freeze(self) -> None:
+        if self._texts:
+            self._automaton = ahocorasick.Automaton()
+            for text, ids in self._texts.items():
+                self._automaton.add_word(text, frozenset(ids))
+            self._automaton.make_automaton()
+        self._lengths = sorted({len(k) for k in self._by_prefix})
 
     def candidates(self, doc: Document) -> set[int]:
         found: set[int] = set()
@@ -185,17 +242,18 @@ class Matcher:
                 ids = by_bigram.get(pair)
                 if ids:
                     found |= ids
-        for word in doc.vocabulary():
-            ids = by_word.get(word)
-            if ids:
-                found |= ids
-            for n in lengths:
-                if n > len(word):
-                    break
-                ids = by_prefix.get(word[:n])
+        if by_word or lengths:
+            for word in doc.vocabulary():
+                ids = by_word.get(word)
                 if ids:
                     found |= ids
-        if self._has_texts:
+                for n in lengths:
+                    if n > len(word):
+                        break
+                    ids = by_prefix.get(word[:n])
+                    if ids:
+                        found |= ids
+        if self._automaton is not None:
             for name in ("title", "summary", "source"):
                 text = doc.texts.get(name)
                 if text:
@@ -203,17 +261,154 @@ class Matcher:
                         found |= ids
         return found
 
+
+class Matcher:
+    """All active topics compiled once. `match(doc)` returns the topics the document matches.
+
+    `encoder` (texts -> unit row vectors; service.stories.meaning.encoder) turns on matching by meaning
+    for the topics that ask for it; without it they match by their query alone (and a topic with no
+    query matches nothing), which `notices` says."""
+
+    def __init__(self, specs: list[TopicSpec], *, on_error=None, encoder=None, measure: bool = False):  # noqa: ANN001
+        self.topics: dict[int, CompiledTopic] = {}
+        self.errors: dict[str, str] = {}
+        self.notices: dict[str, str] = {}
+        self.encoder = encoder
+        self.profiles: dict[int, tuple[object, list[str]]] = {}  # topic id -> (rows, their texts)
+        self._query_index = _TermIndex()
+        self._gate_index = _TermIndex()
+        for spec in specs:
+            try:
+                topic = compile_topic(spec)
+            except QueryError as exc:
+                # One broken topic never stops matching for the others.
+                self.errors[spec.slug] = str(exc)
+                if on_error:
+                    on_error(spec, exc)
+                continue
+            self.topics[topic.id] = topic
+            if topic.node is not None:
+                for term in anchors(topic.node) or ():
+                    self._query_index.add(term, topic.id)
+            texts = profile_texts(spec.name, spec.description, tuple(spec.examples or ()))
+            if topic.meaning == "off":
+                # `measure`: a query-only topic's similarities too (backtests list near misses)
+                if measure and encoder is not None and texts:
+                    self.profiles[topic.id] = (encoder(texts), texts)
+                    for term in gate_terms(topic, spec):
+                        self._gate_index.add(term, topic.id)
+                continue
+            if encoder is None or not texts:
+                self.notices[spec.slug] = (
+                    f"Topic {spec.slug} asks to match by meaning, but " +
+                    ("no sentence-embedding model is installed (pip install -e '.[meaning]')" if encoder is None
+                     else "it has no description or examples") +
+                    (": it matches by its query alone." if topic.node is not None else ": it matches nothing."))
+                continue
+            self.profiles[topic.id] = (encoder(texts), texts)
+            for term in gate_terms(topic, spec):
+                self._gate_index.add(term, topic.id)
+        self._query_index.freeze()
+        self._gate_index.freeze()
+
+    def __len__(self) -> int:
+        return len(self.topics)
+
+    def candidates(self, doc: Document) -> set[int]:
+        return self._query_index.candidates(doc) | self._gate_index.candidates(doc)
+
+    def _query(self, topic: CompiledTopic, doc: Document) -> tuple[bool, set[tuple[str, str]]]:
+        hits: set[tuple[str, str]] = set()
+        if topic.node is None or not evaluate(topic.node, doc, hits):
+            return False, hits
+        return True, hits
+
     def match(self, doc: Document) -> list[MatchResult]:
-        results = []
-        for topic_id in self.candidates(doc):
-            topic = self.topics[topic_id]
-            hits: set[tuple[str, str]] = set()
-            if not evaluate(topic.node, doc, hits):
-                continue
-            if topic.exclude is not None and evaluate(topic.exclude, doc, None):
-                continue
-            ordered = sorted({label for label, name in hits if name == "title"}) + sorted(
-                {label for label, name in hits} - {label for label, name in hits if name == "title"})
-            results.append(MatchResult(topic.id, topic.slug, score(hits), ordered))
-        results.sort(key=lambda r: r.topic_id)
+        return self.match_many([doc])[0]
+
+    def match_many(self, docs: list[Document]) -> list[list[MatchResult]]:
+        """Each document's matches. Entries that need a similarity are encoded together, in one batch."""
+        pending: list[tuple[int, CompiledTopic, bool, set]] = []  # (doc index, topic, query hit, hits)
+        results: list[list[MatchResult]] = [[] for _ in docs]
+        gated_docs: set[int] = set()
+        for n, doc in enumerate(docs):
+            gated = self._gate_index.candidates(doc) if self.profiles else set()
+            for topic_id in self._query_index.candidates(doc) | gated:
+                topic = self.topics[topic_id]
+                hit, hits = self._query(topic, doc)
+                measured = topic_id in gated and topic_id in self.profiles and topic.meaning != "off"
+                if (hit or measured) and topic.exclude is not None and evaluate(topic.exclude, doc, None):
+                    continue  # an exclusion is final, whatever the meaning
+                if measured:
+                    if hit or topic.meaning != "guard":
+                        pending.append((n, topic, hit, hits))
+                        gated_docs.add(n)
+                elif hit and (topic.meaning != "only" or topic_id not in self.profiles):
+                    results[n].append(_result(topic, hits, None))  # no model: the query alone
+        if pending:
+            order = sorted(gated_docs)
+            vectors = self.encoder([entry_text(docs[n].raw.get("title", ""), docs[n].raw.get("summary", ""))
+                                    for n in order])
+            row = {n: i for i, n in enumerate(order)}
+            for n, topic, hit, hits in pending:
+                value = similarity(vectors[row[n]], self.profiles[topic.id][0])
+                if decide(topic.meaning, hit, value, topic.threshold):
+                    results[n].append(_result(topic, hits, value))
+        for found in results:
+            found.sort(key=lambda r: r.topic_id)
         return results
+
+    def similarities(self, docs: list[Document]) -> list[dict[int, float]]:
+        """Each document's similarity to every meaning topic it shares a gate word with, matched or not
+        (near misses in backtests)."""
+        gated = [{t for t in self._gate_index.candidates(doc) if t in self.profiles} if self.profiles else set()
+                 for doc in docs]
+        order = [n for n, g in enumerate(gated) if g]
+        out: list[dict[int, float]] = [{} for _ in docs]
+        if not order:
+            return out
+        vectors = self.encoder([entry_text(docs[n].raw.get("title", ""), docs[n].raw.get("summary", "")) for n in order])
+        for vector, n in zip(vectors, order):
+            out[n] = {t: similarity(vector, self.profiles[t][0]) for t in gated[n]}
+        return out
+
+    def closest(self, topic_id: int, doc: Document) -> tuple[float, str] | None:
+        """The entry's similarity to the topic and the description/example it is closest to (explain);
+        None when the topic has no meaning profile or the entry shares no gate word with it."""
+        if topic_id not in self.profiles or topic_id not in self._gate_index.candidates(doc):
+            return None
+        rows, texts = self.profiles[topic_id]
+        vector = self.encoder([entry_text(doc.raw.get("title", ""), doc.raw.get("summary", ""))])[0]
+        cosines = rows @ vector
+        best = int(cosines.argmax())
+        return float(cosines[best]), texts[best]
+
+
+def _result(topic: CompiledTopic, hits: set[tuple[str, str]], value: float | None) -> MatchResult:
+    ordered = sorted({label for label, name in hits if name == "title"}) + sorted(
+        {label for label, name in hits} - {label for label, name in hits if name == "title"})
+    query_score = score(hits) if hits else 0.0
+    if value is not None:
+        ordered.append(f"meaning {value:.2f}")
+        # A match the query alone would not have made ranks by its similarity (0.5 ~ one title word).
+        query_score = max(query_score, round(value * 6.0, 3))
+    return MatchResult(topic.id, topic.slug, query_score, ordered, value)
+
+
+def matcher_for(specs: list[TopicSpec], *, on_error=None, measure: bool = False) -> Matcher:  # noqa: ANN001
+    """A Matcher with the sentence-embedding model when any topic matches by meaning (or, with `measure`,
+    has a description or examples to measure similarity by) and the model is installed and enabled
+    (FOLLOWUP_MEANING); the model is not loaded for query-only topics."""
+    encoder = None
+    if any(check_mode_safe(s.meaning) != "off" or (measure and (s.description or s.examples)) for s in specs):
+        from ..stories.meaning import encoder as load_encoder
+
+        encoder = load_encoder()
+    return Matcher(specs, on_error=on_error, encoder=encoder, measure=measure)
+
+
+def check_mode_safe(mode: str | None) -> str:
+    try:
+        return check_mode(mode)
+    except ValueError:
+        return "off"  # compile_topic reports it

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from .compile import CompiledTopic
 from .match import BODY_FIELDS, Document, _spans, evaluate
-from .query import And, Near, Node, Not, Or, Term
+from .query import And, Near, Node, Not, Term
 
 
 @dataclass

@@ -14,6 +14,7 @@ from ..errors import AlreadyExistsError, InvalidInputError
 from ..feeds.refresh import match_backlog
 from ..store import topics as topic_store
 from .compile import TopicSpec, compile_topic
+from .semantic import check_mode, clean_examples
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
@@ -30,11 +31,27 @@ def check_slug(slug: str) -> str:
     return slug
 
 
-def validate(slug: str, query: str, exclude: str | None, aliases: dict | None) -> None:
+def validate(slug: str, query: str, exclude: str | None, aliases: dict | None, *, meaning: str = "off",
+             description: str = "", examples: tuple[str, ...] = (), similarity: float | None = None) -> None:
     """Compile the topic; raises QueryError (with the position) on a bad query or exclusion."""
-    if not (query or "").strip():
-        raise InvalidInputError("The query is empty: say what to look for (see docs/queries.md)")
-    compile_topic(TopicSpec(0, slug, query, exclude, aliases or {}))
+    if not (query or "").strip() and meaning != "only":
+        raise InvalidInputError("The query is empty: say what to look for (see docs/queries.md), or let the "
+                                "topic match by meaning alone (--meaning only, with a description or examples)")
+    compile_topic(TopicSpec(0, slug, query or "", exclude, aliases or {}, meaning=meaning, description=description,
+                            examples=examples, similarity=similarity))
+
+
+def meaning_fields(meaning: str | None, examples: list[str] | tuple[str, ...] | None) -> dict:
+    """The meaning mode and examples checked and cleaned (InvalidInputError with one sentence)."""
+    out: dict = {}
+    try:
+        if meaning is not None:
+            out["meaning"] = check_mode(meaning)
+        if examples is not None:
+            out["examples"] = clean_examples(examples)
+    except ValueError as exc:
+        raise InvalidInputError(f"The topic's {exc}") from exc
+    return out
 
 
 def slug_taken(db: Database, slug: str) -> bool:
@@ -43,32 +60,46 @@ def slug_taken(db: Database, slug: str) -> bool:
 
 
 def create_topic(db: Database, slug: str, name: str, query: str, *, description: str = "", exclude: str | None = None,
-                 aliases: dict | None = None, backlog: bool = True) -> tuple[Any, int]:
+                 aliases: dict | None = None, backlog: bool = True, meaning: str = "off",
+                 examples: list[str] | tuple[str, ...] = (), similarity: float | None = None) -> tuple[Any, int]:
     """Save a new topic and match the stored entries; returns (row, matches added)."""
     check_slug(slug)
-    validate(slug, query, exclude, aliases)
+    fields = meaning_fields(meaning, examples)
+    validate(slug, query, exclude, aliases, description=description, similarity=similarity, **fields)
     if slug_taken(db, slug):
         raise AlreadyExistsError(f"A topic with the slug {slug!r} already exists (use `followup topics edit {slug}`)")
     with db.write() as conn:
-        row = topic_store.add_topic(conn, slug, name or slug, query, description=description, exclude=exclude,
-                                    aliases=aliases)
+        row = topic_store.add_topic(conn, slug, name or slug, query or "", description=description, exclude=exclude,
+                                    aliases=aliases, similarity=similarity, **fields)
     added = match_backlog(db, slug) if backlog else 0
     return row, added
 
 
 def edit_topic(db: Database, slug: str, *, name: str | None = None, query: str | None = None,
                description: str | None = None, exclude: str | None = None, aliases: dict | None = None,
-               active: bool | None = None) -> tuple[Any, int | None]:
+               active: bool | None = None, meaning: str | None = None, examples: list[str] | None = None,
+               similarity: float | None = None) -> tuple[Any, int | None]:
     """Change a topic; `exclude=""` removes the exclusion. Returns (row, re-matched count or None)."""
     with db.read() as conn:
         current = topic_store.get_topic(conn, slug)
     new_exclude = None if exclude is None else (exclude or "")
-    validate(slug, query or current.query, current.exclude if exclude is None else (exclude or None),
-             aliases if aliases is not None else current.aliases)
+    fields = meaning_fields(meaning, examples)
+    validate(slug, current.query if query is None else query,
+             current.exclude if exclude is None else (exclude or None),
+             aliases if aliases is not None else current.aliases,
+             meaning=fields.get("meaning", current.meaning or "off"),
+             description=current.description if description is None else description,
+             examples=fields.get("examples", tuple(current.examples or ())),
+             similarity=current.similarity if similarity is None else similarity)
+    if "examples" in fields:
+        fields["examples"] = list(fields["examples"])
     with db.write() as conn:
         row = topic_store.update_topic(conn, slug, name=name, query=query, description=description,
-                                       exclude=new_exclude, aliases=aliases, active=active)
+                                       exclude=new_exclude, aliases=aliases, active=active, similarity=similarity,
+                                       **fields)
     rematched = None
-    if query is not None or exclude is not None or aliases is not None:
+    meaning_changed = fields or similarity is not None or (
+        description is not None and (row.meaning or "off") != "off")
+    if query is not None or exclude is not None or aliases is not None or meaning_changed:
         rematched = match_backlog(db, slug, replace=True)
     return row, rematched

