@@ -3,6 +3,7 @@ the cost per entry grows with the number of candidates, not with the number of t
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -13,6 +14,8 @@ from .match import Document, evaluate, score
 from .query import Near, Node, Not, Or, Term, parse_query
 from .semantic import GATE_ZIPF, GATE_ZIPF_ALONE, SIMILARITY, check_mode, decide, entry_text, profile_texts, rare_words, similarity
 from .text import fold, has_cjk, words
+
+log = logging.getLogger("followup.topics")
 
 
 @dataclass(frozen=True)
@@ -305,7 +308,12 @@ class Matcher:
                      else "it has no description or examples") +
                     (": it matches by its query alone." if topic.node is not None else ": it matches nothing."))
                 continue
-            self.profiles[topic.id] = (encoder(texts), texts)
+            try:
+                self.profiles[topic.id] = (encoder(texts), texts)
+            except Exception as exc:  # noqa: BLE001 - one topic's profile never stops the others
+                self.notices[spec.slug] = (f"Topic {spec.slug}'s description and examples could not be encoded "
+                                           f"({type(exc).__name__}: {exc}): it matches by its query alone.")
+                continue
             for term in gate_terms(topic, spec):
                 self._gate_index.add(term, topic.id)
         self._query_index.freeze()
@@ -344,14 +352,19 @@ class Matcher:
                         pending.append((n, topic, hit, hits))
                         gated_docs.add(n)
                 elif hit and (topic.meaning != "only" or topic_id not in self.profiles):
-                    results[n].append(_result(topic, hits, None))  # no model: the query alone
+                    results[n].append(_result(topic, hits, None))  # not measured: the query alone
         if pending:
             order = sorted(gated_docs)
-            vectors = self.encoder([entry_text(docs[n].raw.get("title", ""), docs[n].raw.get("summary", ""))
-                                    for n in order])
+            try:
+                vectors = self.encoder([entry_text(docs[n].raw.get("title", ""), docs[n].raw.get("summary", ""))
+                                        for n in order])
+            except Exception as exc:  # noqa: BLE001 - a broken model must not lose the feed document
+                log.warning("matching by meaning failed (%s: %s); these entries are matched by their topics' "
+                            "queries alone", type(exc).__name__, exc)
+                vectors = None
             row = {n: i for i, n in enumerate(order)}
             for n, topic, hit, hits in pending:
-                value = similarity(vectors[row[n]], self.profiles[topic.id][0])
+                value = None if vectors is None else similarity(vectors[row[n]], self.profiles[topic.id][0])
                 if decide(topic.meaning, hit, value, topic.threshold):
                     results[n].append(_result(topic, hits, value))
         for found in results:

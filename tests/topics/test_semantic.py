@@ -111,3 +111,20 @@ def test_batched_encoding_equals_one_at_a_time(encoder):
     texts = ["Yoon visits Tokyo", "Japan, South Korea restore trade status", "x", ""]
     batch = model.encode_many(texts)
     assert np.allclose(batch, np.stack([model.encode(t) for t in texts]), atol=1e-5)
+
+
+def test_a_failing_model_falls_back_to_the_query_and_loses_nothing(caplog):
+    import numpy as np
+
+    def broken(texts):
+        if len(texts) > 1:  # profiles encode fine; entries fail (a model file gone bad mid-run)
+            return np.ones((len(texts), 4), dtype=np.float32) / 2
+        raise MemoryError("cannot allocate")
+
+    m = Matcher([TopicSpec(1, "ec", "japan export", meaning="boost", description="Japan's export curbs",
+                           examples=("Japan curbs chip exports",)),
+                 TopicSpec(2, "free", "", meaning="only", description="Japan's export curbs")], encoder=broken)
+    (found,) = m.match_many([make_document("Japan export rules change")])
+    assert [r.slug for r in found] == ["ec"] and found[0].similarity is None
+    assert "matched by their topics' queries alone" in caplog.text
+    assert "could not be encoded" in m.notices["free"]
