@@ -182,6 +182,21 @@ class Match(Base):
     )
 
 
+class TopicLabel(Base):
+    """A reader's judgement of one entry for one topic: relevant or not (feedback, migration 0009).
+    Shown as precision/recall in backtests and used by `topics learn` (docs/topics.md)."""
+
+    __tablename__ = "topic_labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"))
+    relevant: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("topic_id", "entry_id", name="uq_topic_labels_topic_entry"),)
+
+
 class Meta(Base):
     """Small key/value facts about this installation (e.g. when the seeds were first loaded)."""
 

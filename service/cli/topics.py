@@ -136,6 +136,11 @@ def show(slug: str, db: DbOption = None) -> None:
         for text in t.examples or []:
             out.print(f"  example: {text[:110]}", markup=False)
     out.print(f"  matches: {count}")
+    from ..topics.learn import score_labels
+
+    scored = score_labels(ctx.db, slug)
+    if scored is not None:
+        out.print(f"  labels:  {scored.sentence()}", markup=False)
 
 
 @topics_app.command("edit")
@@ -351,3 +356,52 @@ def suggest_(source: Annotated[str, typer.Argument(help="An article: a local fil
             out.print(f"Added topic {c.slug} (query {c.query}); matched {added} stored entries.", markup=False)
     else:
         out.print("Add one with `--add N`, or refine it first with `followup topics test QUERY`.")
+
+
+@topics_app.command("label")
+@command
+def label_(slug: str, entry: Annotated[str, typer.Argument(help="Entry id (as `matches` shows), GUID or URL.")],
+           db: DbOption = None,
+           relevant: Annotated[bool, typer.Option("--relevant/--not-relevant",
+                                                  help="Whether the entry belongs to the topic.")] = True) -> None:
+    """Tell a topic an entry is (not) relevant: shown as precision/recall on your labels, used by `topics learn`.
+
+    Example: followup topics label gsomia 1234 --not-relevant
+    """
+    from ..topics.learn import label, score_labels
+
+    ctx = open_context(db)
+    entry_id, title = label(ctx.db, slug, entry, relevant)
+    out.print(f"Labelled entry {entry_id} {'relevant' if relevant else 'not relevant'} to {slug}: {title[:90]}",
+              markup=False)
+    scored = score_labels(ctx.db, slug)
+    if scored is not None:
+        out.print(f"The topic as saved, {scored.sentence()}.", markup=False)
+
+
+@topics_app.command("learn")
+@command
+def learn_(slug: str, db: DbOption = None, meaning: MeaningOption = None,
+           save: Annotated[bool, typer.Option("--apply", help="Save what was learned and re-match.")] = False) -> None:
+    """Learn from your labels: missed relevant entries become examples, the similarity is refit; before/after.
+
+    Example: followup topics learn svb --apply
+    """
+    from ..topics.learn import apply, learn
+
+    ctx = open_context(db)
+    lesson = learn(ctx.db, slug, meaning)
+    out.print(f"Before: meaning {manage_mode(ctx, slug)}, {lesson.before.sentence()}.", markup=False)
+    out.print(f"After:  meaning {lesson.spec.meaning}, similarity {lesson.spec.similarity:.2f}, "
+              f"{len(lesson.added_examples)} examples added, {lesson.after.sentence()} "
+              "(fit on these labels, so optimistic).", markup=False)
+    if save:
+        rematched = apply(ctx.db, lesson)
+        out.print(f"Saved; re-matched stored entries: {rematched} matches.", markup=False)
+    else:
+        out.print(f"Nothing saved: run `followup topics learn {slug} --apply` to keep it.", markup=False)
+
+
+def manage_mode(ctx, slug: str) -> str:  # noqa: ANN001
+    with ctx.db.read() as conn:
+        return topic_store.get_topic(conn, slug).meaning or "off"

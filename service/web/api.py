@@ -182,6 +182,56 @@ def delete_topic(db: DB, slug: str) -> Response:
     return Response(status_code=204)
 
 
+class LabelIn(BaseModel):
+    entry_id: int
+    relevant: bool
+
+
+@router.post("/topics/{slug}/labels", status_code=201, dependencies=Write,
+             summary="Mark an entry relevant or not relevant to a topic (feedback)")
+def add_label(db: DB, slug: str, body: LabelIn) -> dict:
+    from ..topics.learn import label, score_labels
+
+    entry_id, title = label(db, slug, str(body.entry_id), body.relevant)
+    scored = score_labels(db, slug)
+    return dict(entry_id=entry_id, title=title, relevant=body.relevant, score=_label_score(scored))
+
+
+@router.get("/topics/{slug}/labels", summary="A topic's labels and how the topic does on them")
+def list_labels(db: DB, slug: str) -> dict:
+    from ..store import labels as label_store
+    from ..topics.learn import score_labels
+
+    with db.read() as conn:
+        topic = topic_store.get_topic(conn, slug)
+        rows = label_store.topic_labels(conn, topic.id)
+    return dict(labels=[dict(entry_id=r.entry_id, relevant=r.relevant, title=r.title, labelled_at=r.created_at)
+                        for r in rows], score=_label_score(score_labels(db, slug)))
+
+
+class LearnIn(BaseModel):
+    meaning: Literal["guard", "boost", "only"] | None = None
+    apply: bool = False
+
+
+@router.post("/topics/{slug}/learn", dependencies=Write, summary="Learn from the topic's labels: before/after")
+def learn_topic(db: DB, slug: str, body: LearnIn) -> dict:
+    from ..topics.learn import apply, learn
+
+    lesson = learn(db, slug, body.meaning)
+    rematched = apply(db, lesson) if body.apply else None
+    return dict(before=_label_score(lesson.before), after=_label_score(lesson.after), meaning=lesson.spec.meaning,
+                similarity=lesson.spec.similarity, added_examples=lesson.added_examples, applied=body.apply,
+                rematched=rematched)
+
+
+def _label_score(scored) -> dict | None:  # noqa: ANN001
+    if scored is None:
+        return None
+    return dict(labels=scored.labels, relevant=scored.relevant, precision=round(scored.precision, 3),
+                recall=round(scored.recall, 3), f1=round(scored.f1, 3))
+
+
 @router.post("/topics/test", summary="Backtest a query on stored entries before saving it")
 def test_topic(db: DB, body: TopicTest) -> dict:
     fields = manage.meaning_fields(body.meaning, body.examples)

@@ -179,3 +179,19 @@ def test_topic_by_meaning_through_the_api(client):
     assert created.json()["meaning"] == "only" and created.json()["examples"] and created.json()["matches"] >= 1
     patched = client.patch("/api/topics/fl2", json={"similarity": 0.95})
     assert patched.status_code == 200 and patched.json()["rematched"] < created.json()["matches"]
+
+
+def test_feedback_labels_through_the_api(client):
+    timeline = client.get("/api/matches", params={"topic": "forced-labor", "limit": 3}).json()["items"]
+    assert len(timeline) == 3
+    for row in timeline:
+        r = client.post("/api/topics/forced-labor/labels", json={"entry_id": row["entry_id"], "relevant": True})
+        assert r.status_code == 201, r.text
+    r = client.post("/api/topics/forced-labor/labels", json={"entry_id": timeline[0]["entry_id"], "relevant": False})
+    assert r.json()["score"]["labels"] == 3 and r.json()["score"]["relevant"] == 2  # a label changes, not repeats
+    listed = client.get("/api/topics/forced-labor/labels").json()
+    assert len(listed["labels"]) == 3 and listed["score"]["precision"] < 1
+    assert client.post("/api/topics/forced-labor/labels", json={"entry_id": 999999, "relevant": True}).status_code == 404
+    assert client.post("/api/topics/nope/labels", json={"entry_id": 1, "relevant": True}).status_code == 404
+    too_few = client.post("/api/topics/forced-labor/learn", json={})
+    assert too_few.status_code in (400, 422) and "at least 4 labels" in too_few.json()["detail"]

