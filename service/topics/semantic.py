@@ -40,6 +40,7 @@ GATE_ZIPF = 4.5
 # A topic without a query has no anchor terms: its own words open the gate up to this ("forced" 4.8,
 # "labor" 4.8, "Japanese" 4.8 are in; "court" 5.4, "plan" 5.4 are not).
 GATE_ZIPF_ALONE = 5.0
+GATE_ZIPF_EXAMPLES = 3.5  # an example item's words: only names and terms ("Kishida", "photoresist")
 # Words a description uses about itself ("Everything in the topics above belongs here"), not its subject.
 META_WORDS = frozenset("topic topics item items article articles story stories belongs belong substantially "
                        "including includes mention mentions passing aimed related relevant".split())
