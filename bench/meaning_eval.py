@@ -37,7 +37,7 @@ from service.seeds import read_topics, spec_of  # noqa: E402
 from service.stories.meaning import encode_texts, load  # noqa: E402
 from service.topics.compile import Matcher, TopicSpec  # noqa: E402
 from service.topics.match import make_document  # noqa: E402
-from service.topics.semantic import decide  # noqa: E402
+from service.topics.semantic import SIMILARITY, decide  # noqa: E402
 
 HALVES = {"Jan–Mar": {1, 2, 3}, "Apr–Jun": {4, 5, 6}}
 MODES = ("off", "guard", "boost")
@@ -160,7 +160,7 @@ def subjects(corpus: list[dict]) -> None:
             spec = TopicSpec(1, subject["slug"], subject.get("query", ""), None, {}, meaning="only",
                              name=subject["name"], description=subject["description"], examples=examples_)
             table = measure([spec], corpus)[subject["slug"]]
-            threshold = subject.get("similarity", 0.6)
+            threshold = subject.get("similarity", SIMILARITY)
             if refit:
                 # the 20 labels pick the threshold (the best F1 on them; ties to the higher)
                 fb_pos = {i for i in feedback if i in relevant}

@@ -25,7 +25,7 @@ ExampleOption = Annotated[
                                    "Repeatable; with --meaning, entries are compared with these.")]
 SimilarityOption = Annotated[
     float | None,
-    typer.Option("--similarity", min=0.05, max=0.95, help="The similarity an entry needs (default 0.50).")]
+    typer.Option("--similarity", min=0.05, max=0.95, help="The similarity an entry needs (default 0.60).")]
 
 AliasOption = Annotated[
     list[str] | None,

@@ -31,7 +31,7 @@ from functools import lru_cache
 from .text import has_cjk, words
 
 MODES = ("off", "guard", "boost", "only")
-SIMILARITY = 0.50  # default threshold: the cosine to the topic's closest description/example
+SIMILARITY = 0.60  # default threshold: the cosine to the closest description/example (seed labels, desc-only: 0.58–0.60)
 EASING = 0.10  # a query match lowers the threshold by this much (guard and boost)
 # A description/example word rarer than this (wordfreq's Zipf scale: "Korean" 4.5, "export" 4.2, "summit"
 # 4.3 are in; "Japan" 4.9, "talks" 4.6, "war" 5.5 are not) opens the gate; as a prefix when it has five
