@@ -128,10 +128,10 @@ def holdout(corpus: list[dict]) -> None:
     print()
 
 
-def subjects(corpus: list[dict]) -> None:
+def subjects(corpus: list[dict], only: str | None = None) -> None:
     by_id = {it["id"]: it for it in corpus}
     root = REPO / "bench" / "labels"
-    for spec_file in sorted(root.glob("*.toml")):
+    for spec_file in sorted(root.glob(f"{only or '*'}.toml")):
         import tomllib
 
         subject = tomllib.loads(spec_file.read_text(encoding="utf-8"))
@@ -181,6 +181,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subjects", action="store_true", help="also the two unseen subjects")
     parser.add_argument("--only-subjects", action="store_true")
+    parser.add_argument("--subject", help="one subject (bench/labels/NAME.toml)")
     args = parser.parse_args()
     require_data()
     if load() is None:
@@ -190,7 +191,7 @@ def main() -> None:
     if not args.only_subjects:
         holdout(corpus)
     if args.subjects or args.only_subjects:
-        subjects(corpus)
+        subjects(corpus, args.subject)
     print(f"{time.monotonic() - started:.0f} s")
 
 
