@@ -391,7 +391,7 @@ def learn_(slug: str, db: DbOption = None, meaning: MeaningOption = None,
 
     ctx = open_context(db)
     lesson = learn(ctx.db, slug, meaning)
-    out.print(f"Before: meaning {manage_mode(ctx, slug)}, {lesson.before.sentence()}.", markup=False)
+    out.print(f"Before: meaning {lesson.before_mode}, {lesson.before.sentence()}.", markup=False)
     out.print(f"After:  meaning {lesson.spec.meaning}, similarity {lesson.spec.similarity:.2f}, "
               f"{len(lesson.added_examples)} examples added, {lesson.after.sentence()} "
               "(fit on these labels, so optimistic).", markup=False)
@@ -401,7 +401,3 @@ def learn_(slug: str, db: DbOption = None, meaning: MeaningOption = None,
     else:
         out.print(f"Nothing saved: run `followup topics learn {slug} --apply` to keep it.", markup=False)
 
-
-def manage_mode(ctx, slug: str) -> str:  # noqa: ANN001
-    with ctx.db.read() as conn:
-        return topic_store.get_topic(conn, slug).meaning or "off"

@@ -99,8 +99,11 @@ def expand_aliases(node: Node, aliases: dict[str, list[str]]) -> Node:
     return walk(node)
 
 
-def anchors(node: Node) -> frozenset[Term] | None:
-    """Terms of which at least one must occur for the node to match (None: no such set)."""
+def anchors(node: Node, *, gate: bool = False) -> frozenset[Term] | None:
+    """Terms of which at least one must occur for the node to match (None: no such set). With `gate`, an
+    AND contributes every conjunct's set that names an actor (at most GATE_GROUP terms: "japan OR
+    japanese OR tokyo"), not only its rarest: the meaning gate of "japan korea "export control*"" opens
+    for "Tokyo restricts photoresist shipments to Korean chipmakers" (service/topics/semantic.py)."""
     if isinstance(node, Term):
         return frozenset((node,))
     if isinstance(node, Not):
@@ -108,16 +111,22 @@ def anchors(node: Node) -> frozenset[Term] | None:
     if isinstance(node, Or):
         out: set[Term] = set()
         for child in node.children:
-            sub = anchors(child)
+            sub = anchors(child, gate=gate)
             if sub is None:
                 return None
             out |= sub
         return frozenset(out)
-    options = [a for a in (anchors(c) for c in node.children) if a is not None]
+    options = [a for a in (anchors(c, gate=gate) for c in node.children) if a is not None]
     if not options:
         return None
+    small = [a for a in options if len(a) <= GATE_GROUP] if gate else []
+    if small:
+        return frozenset().union(*small)
     # Fewer anchor terms, phrases over single words, longer words: rarer candidates.
     return min(options, key=lambda a: (len(a), -min(len(t.words) for t in a), -sum(len(t.text) for t in a)))
+
+
+GATE_GROUP = 6
 
 
 def compile_topic(spec: TopicSpec) -> CompiledTopic:
@@ -146,37 +155,11 @@ def compile_topic(spec: TopicSpec) -> CompiledTopic:
     return CompiledTopic(spec.id, spec.slug, node, exclude, mode, threshold)
 
 
-def _gate_anchors(node: Node) -> frozenset[Term] | None:
-    """Like `anchors`, but an AND contributes every conjunct's anchors that name an actor (a set of at
-    most GATE_GROUP terms: "japan OR japanese OR tokyo"), not only its rarest: "japan korea "export
-    control*"" opens the gate for "Tokyo restricts photoresist shipments to Korean chipmakers"."""
-    if isinstance(node, Term):
-        return frozenset((node,))
-    if isinstance(node, Not):
-        return None
-    if isinstance(node, Or):
-        out: set[Term] = set()
-        for child in node.children:
-            sub = _gate_anchors(child)
-            if sub is None:
-                return None
-            out |= sub
-        return frozenset(out)
-    options = [a for a in (_gate_anchors(c) for c in node.children) if a is not None]
-    if not options:
-        return None
-    small = [a for a in options if len(a) <= GATE_GROUP]
-    return frozenset().union(*small) if small else min(options, key=len)
-
-
-GATE_GROUP = 6
-
-
 def gate_terms(topic: CompiledTopic, spec: TopicSpec) -> set[Term]:
     """What opens a topic's meaning test for an entry (service/topics/semantic.py): its anchor terms (the
     rarest word of each) and the rare words of its name, description and examples."""
     out: set[Term] = set()
-    for term in (_gate_anchors(topic.node) or ()) if topic.node is not None else ():
+    for term in (anchors(topic.node, gate=True) or ()) if topic.node is not None else ():
         if term.substring:
             out.add(term)
             continue

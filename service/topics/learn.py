@@ -54,6 +54,7 @@ class LabelScore:
 class Lesson:
     before: LabelScore
     after: LabelScore
+    before_mode: str
     spec: TopicSpec  # the topic as it would be after learning
     added_examples: list[str]
 
@@ -126,7 +127,7 @@ def learn(db: Database, slug: str, mode: str | None = None) -> Lesson:
     verdicts = _verdicts(taught, rows) if added else verdicts
     best = max((_score(verdicts, truth, mode, t).f1, t) for t in GRID)
     taught = replace(taught, similarity=best[1])
-    return Lesson(before, _score(verdicts, truth, mode, best[1]), taught, added)
+    return Lesson(before, _score(verdicts, truth, mode, best[1]), spec.meaning, taught, added)
 
 
 def apply(db: Database, lesson: Lesson) -> int | None:
