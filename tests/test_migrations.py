@@ -142,3 +142,71 @@ def test_upgrade_existing_sqlite_database(tmp_path):
 @pytest.mark.postgres
 def test_upgrade_existing_postgres_database(empty_pg_url):
     _upgrade_existing(empty_pg_url)
+
+
+def _upgrade_cjk(url):
+    """0010: entries stored before it with Korean or Japanese text are found by words inside their runs
+    after the upgrade (SQLite: their FTS5 rows rewritten; PostgreSQL: the generated column rebuilt and the
+    matches' copies refreshed), and a downgrade gives back the old index without losing a row."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import text
+
+    from service.store import matches as match_store
+
+    db = Database(url)
+    now = datetime(2023, 3, 6, tzinfo=timezone.utc)
+    stamp = now if db.dialect != "sqlite" else now.replace(tzinfo=None)
+    try:
+        upgrade(db, "0009")
+        with db.write() as conn:
+            conn.execute(text("INSERT INTO feeds (url, kind, error_count, created_at) VALUES ('https://a.example/rss', 'http', 0, :now)"),
+                         {"now": stamp})
+            rows = [("외교부 \"지소미아 종료는 잠정조치\"..日수출규제 철회 촉구", ""), ("安倍首相、帰国", "元徴用工による訴訟で"),
+                    ("Seoul keeps GSOMIA", "English")]
+            for n, (title, summary) in enumerate(rows):
+                conn.execute(text("INSERT INTO entries (feed_id, identity, title, summary, content_hash, published_at, fetched_at) "
+                                  "VALUES (1, :i, :t, :s, 'h', :now, :now)"), {"i": f"id{n}", "t": title, "s": summary, "now": stamp})
+            if db.dialect == "sqlite":  # as 0009's code indexed them: the raw text
+                conn.execute(text("INSERT INTO entries_fts(rowid, title, summary) SELECT id, title, summary FROM entries"))
+            conn.execute(text("INSERT INTO topics (slug, name, description, query, aliases, active, created_at, updated_at, meaning) "
+                              "VALUES ('jk', 'JK', '', 'x', '{}', true, :now, :now, 'off')"), {"now": stamp})
+            conn.execute(text("INSERT INTO matches (topic_id, entry_id, score, matched_terms, matched_at, published_at) "
+                              "SELECT 1, id, 1.0, '[]', :now, :now FROM entries"), {"now": stamp})
+            if db.dialect == "postgresql":
+                match_store.copy_search_vectors(conn, entry_ids=[1, 2, 3])
+        with db.read() as conn:
+            assert match_store.search_entries(conn, "지소미아") == []  # one token "지소미아" only by luck of spacing
+            assert match_store.search_entries(conn, "徴用工") == []
+        upgrade(db)
+        with db.read() as conn:
+            for search, title in (("지소미아", rows[0][0]), ("수출규제", rows[0][0]), ("徴用工", "安倍首相、帰国"),
+                                  ("gsomia", "Seoul keeps GSOMIA")):
+                assert [r.title for r in match_store.search_entries(conn, search)] == [title], search
+                assert [r.title for r in match_store.search_matches(conn, search=search)] == [title], search
+        from alembic import command
+
+        from service.db import alembic_config
+
+        cfg = alembic_config(db)
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0009")
+        with db.read() as conn:
+            assert match_store.search_entries(conn, "徴用工") == []
+            assert match_store.search_entries(conn, "gsomia")[0].title == "Seoul keeps GSOMIA"
+            assert conn.execute(text("SELECT count(*) FROM entries")).scalar() == 3
+        upgrade(db)
+        with db.read() as conn:
+            assert [r.title for r in match_store.search_entries(conn, "徴用工")] == ["安倍首相、帰国"]
+    finally:
+        db.dispose()
+
+
+def test_upgrade_cjk_sqlite_database(tmp_path):
+    _upgrade_cjk(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+@pytest.mark.postgres
+def test_upgrade_cjk_postgres_database(empty_pg_url):
+    _upgrade_cjk(empty_pg_url)

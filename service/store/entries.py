@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, func, select, text, u
 from ..errors import NotFoundError
 from ..feeds.normalize import NormalizedEntry
 from ..models import Entry, EntrySource, Feed
-from ..topics.text import words
+from ..topics.text import index_text, words
 from ._sql import advisory_locks, chunks, insert
 
 entries = Entry.__table__
@@ -191,20 +191,26 @@ def _similar(a: str, b: str) -> bool:
 def _fts_insert(conn: Connection, ids: list[int]) -> None:
     if conn.dialect.name != "sqlite" or not ids:
         return  # PostgreSQL keeps its tsvector column up to date by itself (generated column)
-    for batch in chunks(ids):
-        conn.execute(text("INSERT INTO entries_fts(rowid, title, summary) "
-                          "SELECT id, title, summary FROM entries WHERE id IN :ids")
-                     .bindparams(bindparam("ids", expanding=True)), {"ids": batch})
+    _fts_write(conn, ids, "INSERT INTO entries_fts(rowid, title, summary) VALUES (:id, :title, :summary)")
 
 
 def _fts_delete(conn: Connection, ids: list[int]) -> None:
     """Remove rows from the external-content index; must run while the old text is still in entries."""
     if conn.dialect.name != "sqlite" or not ids:
         return
+    _fts_write(conn, ids, "INSERT INTO entries_fts(entries_fts, rowid, title, summary) "
+                          "VALUES ('delete', :id, :title, :summary)")
+
+
+def _fts_write(conn: Connection, ids: list[int], statement: str) -> None:
+    """The index holds index_text() of title and summary (Korean, Japanese and Chinese runs as character
+    pairs); a 'delete' must give FTS5 exactly what was indexed, so both go through here."""
     for batch in chunks(ids):
-        conn.execute(text("INSERT INTO entries_fts(entries_fts, rowid, title, summary) "
-                          "SELECT 'delete', id, title, summary FROM entries WHERE id IN :ids")
-                     .bindparams(bindparam("ids", expanding=True)), {"ids": batch})
+        rows = conn.execute(select(entries.c.id, entries.c.title, entries.c.summary)
+                            .where(entries.c.id.in_(batch))).all()
+        if rows:
+            conn.execute(text(statement), [{"id": r.id, "title": index_text(r.title),
+                                             "summary": index_text(r.summary)} for r in rows])
 
 
 def get_entry(conn: Connection, ref: str | int) -> Row:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Integer, Row, and_, bindparam, column, func, 
 
 from ..errors import InvalidInputError
 from ..models import Entry, Feed, Match, Topic, UTCDateTime
-from ..topics.text import words
+from ..topics.text import has_cjk, search_words, words
 from ._sql import chunks, insert
 
 matches = Match.__table__
@@ -70,24 +70,30 @@ def parse_search(text_: str) -> list[tuple[str, tuple[str, ...]]]:
     """User search text -> [(kind, words)] with kind "phrase" | "word" | "prefix".
 
     Only letters and digits reach the full-text engines, so text like `covid-19`, `AT&T` or `c++`
-    can never raise a syntax error there (PITFALLS.md)."""
+    can never raise a syntax error there (PITFALLS.md). Korean, Japanese and Chinese words become the
+    phrase of their character pairs, as the index holds them (text.index_text); a lone character of
+    those scripts is looked for at the start of a pair."""
     parts: list[tuple[str, tuple[str, ...]]] = []
     segments = text_.split('"')
     for i, segment in enumerate(segments):
         if i % 2 == 1:  # inside quotes
-            w = tuple(words(segment))
-            if w:
-                parts.append(("phrase" if len(w) > 1 else "word", w))
+            parts.extend(_part(tuple(words(segment)), prefix=False))
             continue
         for raw in segment.split():
             w = tuple(words(raw))
-            if not w:
-                continue
-            if raw.endswith("*") and len(w) == 1:
-                parts.append(("prefix", w))
-            else:
-                parts.append(("phrase" if len(w) > 1 else "word", w))
+            parts.extend(_part(w, prefix=raw.endswith("*") and len(w) == 1))
     return parts
+
+
+def _part(w: tuple[str, ...], *, prefix: bool) -> list[tuple[str, tuple[str, ...]]]:
+    if not w:
+        return []
+    expanded = tuple(x for word in w for x in search_words(word))
+    if len(expanded) == 1 and len(expanded[0]) == 1 and has_cjk(expanded[0]):
+        prefix = True
+    if prefix:
+        return [("prefix", expanded)]
+    return [("phrase" if len(expanded) > 1 else "word", expanded)]
 
 
 def _fts_condition(conn: Connection, search: str, entry_id=None, *, probe: bool = False):  # noqa: ANN001
@@ -110,9 +116,9 @@ def _fts_condition(conn: Connection, search: str, entry_id=None, *, probe: bool 
     conditions = []
     for i, (kind, w) in enumerate(parts):
         name = f"fts{i}"
-        if kind == "prefix":
+        if kind == "prefix":  # words are letters and digits only: nothing here is tsquery syntax
             conditions.append(text(f"{table}.search_vector @@ to_tsquery('simple', :{name})")
-                              .bindparams(**{name: w[0] + ":*"}))
+                              .bindparams(**{name: " <-> ".join(w) + ":*"}))
         else:
             conditions.append(text(f"{table}.search_vector @@ phraseto_tsquery('simple', :{name})")
                               .bindparams(**{name: " ".join(w)}))
@@ -136,13 +142,13 @@ def _walk_is_cheaper(conn: Connection, search: str) -> bool:
                              "USING fts5vocab(main, 'entries_fts', 'row')")
         counts = []
         for kind, w in parse_search(search):
+            exact = w[:-1] if kind == "prefix" else w
             if kind == "prefix":
                 counts.append(conn.exec_driver_sql(
                     "SELECT sum(doc) FROM (SELECT doc FROM temp.entries_fts_vocab WHERE term >= ? AND term < ? "
-                    "LIMIT 1000)", (w[0].lower(), w[0].lower() + "\U0010ffff")).scalar() or 0)
-            else:
-                counts.extend(conn.exec_driver_sql("SELECT doc FROM temp.entries_fts_vocab WHERE term = ?",
-                                                   (x.lower(),)).scalar() or 0 for x in w)
+                    "LIMIT 1000)", (w[-1].lower(), w[-1].lower() + "\U0010ffff")).scalar() or 0)
+            counts.extend(conn.exec_driver_sql("SELECT doc FROM temp.entries_fts_vocab WHERE term = ?",
+                                               (x.lower(),)).scalar() or 0 for x in exact)
         total = conn.exec_driver_sql("SELECT max(id) FROM entries").scalar() or 0
     except Exception:  # noqa: BLE001 - an estimate only: without it, collect the hits (always correct)
         return False

@@ -181,3 +181,54 @@ def test_search_within_matches_follows_a_changed_entry(filled):
         assert [r.entry_id for r in match_store.search_matches(conn, search="foundation")] != []
         assert match_store.search_matches(conn, search="protest") == []
         assert {r.topic for r in match_store.search_matches(conn, search='"forced labor"')} == {"fl"}
+
+
+# Headlines and text of real Korean and Japanese reports (Yonhap 2020-02-19; Sankei 2018-11-19).
+KO = '외교부 "지소미아 종료는 잠정조치"..日수출규제 철회 촉구'
+JA = ("元徴用工による訴訟で韓国最高裁が日本企業に賠償を命じた判決への対応を示せない文氏と会談しても無意味だと判断、"
+      "「戦略的放置」に徹したようだ。")
+
+
+@pytest.fixture
+def cjk(db):
+    with db.write() as conn:
+        feed = feed_store.add_feed(conn, "https://news.example/ko", "Korean and Japanese news")
+        topic = topic_store.add_topic(conn, "jk", "Japan and Korea", "지소미아 OR 徴用工 OR gsomia")
+        stored = entry_store.upsert_entries(conn, feed.id, "News", [
+            entry(11, KO, "정부는 한일 군사정보보호협정(GSOMIA·지소미아) 종료 결정을 유예했다"),
+            entry(12, "安倍首相、帰国", JA),
+            entry(13, "Seoul keeps GSOMIA alive", "An English report"),
+        ], T0)
+        match_store.insert_matches(conn, [match_store.NewMatch(topic.id, s.id, 1.0, ["x"]) for s in stored], T0)
+    return db
+
+
+@pytest.mark.parametrize("search,titles", [
+    ("지소미아", [KO]),                       # inside a run of Hangul with particles glued on
+    ("수출규제", [KO]),                       # after a Chinese character with no space ("日수출규제")
+    ('"지소미아 종료"', [KO]),
+    ("군사정보보호협정", [KO]),                 # in the summary
+    ("徴用工", ["安倍首相、帰国"]),             # in the middle of a Japanese sentence
+    ("戦略的放置", ["安倍首相、帰国"]),
+    ("韓国最高裁", ["安倍首相、帰国"]),
+    ("徴用*", ["安倍首相、帰国"]),
+    ("徴", ["安倍首相、帰国"]),                 # a lone character is looked for at the start of a pair
+    ("ＧＳＯＭＩＡ", ["Seoul keeps GSOMIA alive", KO]),  # full-width letters fold to gsomia
+    ("지소미아를", []),                        # not in the text: pairs make a phrase, not a bag
+    ("徴用工 判決", ["安倍首相、帰国"]),
+])
+def test_search_finds_korean_and_japanese_words_inside_runs(cjk, search, titles):
+    with cjk.read() as conn:
+        assert sorted(r.title for r in match_store.search_entries(conn, search)) == sorted(titles)
+        assert sorted(r.title for r in match_store.search_matches(conn, search=search)) == sorted(titles)
+
+
+def test_a_changed_korean_entry_leaves_no_stale_words_in_the_index(cjk):
+    with cjk.write() as conn:
+        feed = feed_store.get_feed(conn, "https://news.example/ko")
+        changed = entry(11, "한미일 미사일 경보 정보 공유", "정부가 발표했다")
+        assert entry_store.upsert_entries(conn, feed.id, "News", [changed], T0)[0].status == "updated"
+    with cjk.read() as conn:
+        assert match_store.search_entries(conn, "지소미아") == []
+        assert [r.title for r in match_store.search_entries(conn, "경보")] == ["한미일 미사일 경보 정보 공유"]
+        assert [r.title for r in match_store.search_matches(conn, search="미사일")] == ["한미일 미사일 경보 정보 공유"]

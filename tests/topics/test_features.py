@@ -1,7 +1,6 @@
 """Backtest, explain, suggest and the candidate index on realistic inputs."""
 
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
