@@ -5,9 +5,10 @@
 The month's real items (../shared/data/rss-2023-h1.jsonl.gz) are written as RSS files and ingested with
 `followup ingest` into a fresh SQLite database holding 10 or 1,000 topics: the four seed topics plus
 topics generated from recurring headline phrases (bench/match_scale.py's shapes), each with a one-line
-description. "off": every topic matches by its query; "on": every topic in `boost` mode (similarity to
-its description, or its query plus a lower similarity: the most expensive mode, since every gated entry
-is encoded). Side by side in one process order (off, on) per size; the figure is entries per second of
+description. "off": every topic matches by its query; "guard": the query is required and the similarity
+must reach the bar too (the seeds' mode: only entries some query matched are encoded); "boost": similarity
+to its description, or its query plus a lower similarity (the most expensive mode, since every entry that
+passes a topic's word gate is encoded). Side by side in one process order (off, on) per size; the figure is entries per second of
 the whole ingest (parse, store, match, developments). Target: >= 200 entries/s with meaning on.
 """
 
@@ -32,6 +33,7 @@ from service.store import topics as topic_store  # noqa: E402
 from service.stories.meaning import load  # noqa: E402
 
 SIZES = (10, 1000)
+MODES = ("off", "guard", "boost")
 
 
 def make_db(path: Path, size: int, meaning: str, generated: list) -> str:  # noqa: ANN001
@@ -82,7 +84,7 @@ def main() -> None:
         write_feeds(iter(rows), work / "feeds")
         for r in range(args.repeats):
             for size in SIZES:
-                for meaning in ("off", "boost"):
+                for meaning in MODES:
                     db_path = work / f"s{size}-{meaning}-{r}.db"
                     url = make_db(db_path, size, meaning, generated)
                     seconds, summary = ingest(work / "feeds", url)
@@ -93,15 +95,15 @@ def main() -> None:
           f"median of {args.repeats} run(s), this machine (2 cores):\n")
     print("| topics | meaning | seconds | entries/s | x of meaning off |")
     print("|---:|---|---:|---:|---:|")
-    ok = True
+    ok: dict[str, bool] = {}
     for size in SIZES:
         off = statistics.median(times[(size, "off")])
-        for meaning in ("off", "boost"):
+        for meaning in MODES:
             s = statistics.median(times[(size, meaning)])
-            if meaning != "off":
-                ok &= n / s >= 200
-            print(f"| {size:,} | {'on (boost)' if meaning != 'off' else 'off'} | {s:.1f} | {n / s:,.0f} | {off / s:.2f} |")
-    print("\nTarget >= 200 entries/s with meaning on: " + ("met" if ok else "NOT met"))
+            ok[meaning] = ok.get(meaning, True) and n / s >= 200
+            print(f"| {size:,} | {meaning} | {s:.1f} | {n / s:,.0f} | {off / s:.2f} |")
+    for meaning in MODES[1:]:
+        print(f"\nTarget >= 200 entries/s with meaning on ({meaning}) at every size: " + ("met" if ok[meaning] else "NOT met"))
 
 
 if __name__ == "__main__":

@@ -48,7 +48,8 @@ def load_developments(db: Database, topic: str, *, since: datetime | None, until
             # The names the topic views have always read (a development *is* the topic's view of an event).
             topic_headline=d["headline"], topic_first_seen=d["first_seen"], topic_entry_count=d["entry_count"],
             topic_outlets=d["outlets"],
-            entries=[dict(guid=e.guid, url=e.url, title=e.title, feed=e.feed, published=e.published_at, matched=True)
+            entries=[dict(id=e.id, guid=e.guid, url=e.url, title=e.title, feed=e.feed, published=e.published_at,
+                          matched=True)
                      for e in members.get(d["id"], [])],
         ))
     return data

