@@ -44,7 +44,7 @@ from bench.corpus import require_data  # noqa: E402
 from bench.match_scale import corpus_phrases, make_topics  # noqa: E402
 from service.db import Database, upgrade  # noqa: E402
 from service.feeds.normalize import NormalizedEntry, _sha256, canonical_url, plain_text  # noqa: E402
-from service.models import Match, Topic  # noqa: E402
+from service.models import Topic  # noqa: E402
 from service.seeds import read_topics  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.store import entries as entry_store  # noqa: E402
@@ -140,7 +140,7 @@ def _recreate_pg_database(url: str) -> None:
 def _workload(db: Database, n: int, seed: int = 11) -> dict[str, list[dict]]:
     """Request parameters per kind: topics with enough matches, words from their own headlines."""
     rng = random.Random(seed)
-    matches, topics = Match.__table__, Topic.__table__
+    topics = Topic.__table__
     with db.read() as conn:
         counts = conn.execute(text("SELECT topic_id, count(*) FROM matches GROUP BY topic_id")).all()
         slugs = dict(conn.execute(select(topics.c.id, topics.c.slug)).all())

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.corpus import REPO, TOPIC_LABELS, guid, item_id, items, labels, require_data, write_feeds  # noqa: E402
+from bench.corpus import REPO, TOPIC_LABELS, item_id, items, labels, require_data, write_feeds  # noqa: E402
 
 TARGETS = {"precision": 0.90, "recall": 0.90, "japan-korea-relations F1": 0.85}
 

@@ -280,3 +280,33 @@ def test_label_and_learn_from_feedback(cli, dbarg, data_dir):
     assert "labels:  on 5 labels" in shown and "meaning:" not in shown
     ok(cli("topics", "learn", "iran", "--apply", *dbarg))
     assert "meaning: boost" in ok(cli("topics", "show", "iran", *dbarg))
+
+
+def test_narrow_terminals_get_readable_tables_and_lines(cli, dbarg, data_dir, monkeypatch):
+    """At 80 columns the matches table keeps its titles readable and shows the entry id that `topics
+    explain` takes; a sparkline of a long window fits the line (days summed per mark)."""
+    from service.cli.app import per_mark, sparkline
+
+    ok(cli("ingest", *dbarg, str(data_dir / "feeds/embedded_extracted")))
+    ok(cli("topics", "add", "korea-news", "--name", "Korea", "--query", "korea* OR seoul", *dbarg))
+    rows = json.loads(ok(cli("matches", "--topic", "korea-news", "--format", "json", *dbarg)))
+    table = ok(cli("matches", "--topic", "korea-news", *dbarg))  # CliRunner's terminal is 80 columns
+    assert all(len(line) <= 80 for line in table.splitlines()), [line for line in table.splitlines() if len(line) > 80]
+    first = rows[0]
+    assert str(first["entry_id"]) in table.splitlines()[1]
+    assert first["title"][:30] in table.replace("\n", " ") or first["title"][:25] in table
+    assert "topics explain" in table
+    explained = ok(cli("topics", "explain", "korea-news", str(first["entry_id"]), *dbarg))
+    assert "korea" in explained.lower()
+    assert len(sparkline(list(range(1470)), 100)) <= 100 and per_mark(1470, 100) == 15
+    assert sparkline([0, 1, 2], 100) == sparkline([0, 1, 2])
+
+
+def test_adding_a_topic_to_an_archive_previews_what_it_will_match(cli, dbarg, data_dir):
+    """Entries older than 30 days only: the preview covers all of them, so it agrees with the backlog."""
+    ok(cli("ingest", *dbarg, str(data_dir / "feeds/embedded_extracted")))
+    out = ok(cli("topics", "add", "korea-news", "--name", "Korea", "--query", "korea* OR seoul", *dbarg))
+    assert "Would have matched 0 of 0" not in out
+    previewed = int(out.split("Would have matched ")[1].split()[0])
+    matched = int(out.split("Matched ")[1].split()[0])
+    assert previewed == matched > 0 and "in all stored entries" in out

@@ -177,12 +177,28 @@ def emit(rows: list[dict], fmt: str, table: Callable[[list[dict]], None]) -> Non
 _BARS = "▁▂▃▄▅▆▇█"
 
 
-def sparkline(values: list[int]) -> str:
-    """Per-day volumes as one line of block characters (empty days as spaces)."""
+def sparkline(values: list[int], width: int | None = None) -> str:
+    """Per-day volumes as one line of block characters (empty days as spaces). With `width`, consecutive
+    days are summed so the line is at most that many characters (see `per_mark`)."""
+    step = per_mark(len(values), width)
+    if step > 1:
+        values = [sum(values[i:i + step]) for i in range(0, len(values), step)]
     top = max(values, default=0)
     if top == 0:
         return " " * len(values)
     return "".join(" " if v == 0 else _BARS[min(len(_BARS) - 1, (v * len(_BARS) - 1) // top)] for v in values)
+
+
+def per_mark(days: int, width: int | None) -> int:
+    """How many days one character of a sparkline of `days` days stands for within `width` characters."""
+    if not width or days <= width:
+        return 1
+    return -(-days // max(1, width))
+
+
+def spark_width(used: int) -> int:
+    """What a terminal line has left for a sparkline after `used` characters of labels."""
+    return max(10, out.width - used)
 
 
 def ago(value: datetime | None, now: datetime) -> str:

@@ -73,6 +73,10 @@ def add(db: DbOption = None,
         sub = store.add_subscription(conn, channel=channel, target=target, topics_=slugs, send_at=send_at, tz=tz,
                                      fmt=fmt, now=now)
     info = _describe(sub, now)
+    if channel == "dir":  # relative to the data directory (FOLLOWUP_DATA_DIR), not the working directory
+        from ..digest.deliver import confined_folder
+
+        target = f"{target} ({confined_folder(ctx.settings, target)})"
     out.print(f"Subscription {sub.id}: {channel} to {target}, topics {', '.join(slugs) if slugs else 'all'}, "
               f"daily at {send_at} {tz} (next: {info['next_send']}).", markup=False)
 

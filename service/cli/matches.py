@@ -44,10 +44,26 @@ def matches(db: DbOption = None,
             out.print("No matches." + ("" if topic or since or search else
                                        " Add feeds (`followup feeds add`) or ingest files (`followup ingest`)."))
             return
-        t = Table("published", "topic", "title", "feed", "why", box=None, pad_edge=False)
+        # The title gets the room: the other columns are cut with an ellipsis, and on a narrow terminal
+        # (under 110 columns) the feed and "why" columns are left out (`--format json` has everything).
+        wide = out.width >= 110
+        t = Table(box=None, pad_edge=False)
+        t.add_column("entry", no_wrap=True, justify="right")  # the id `followup topics explain` takes
+        t.add_column("published", no_wrap=True)
+        t.add_column("topic", no_wrap=True, overflow="ellipsis", max_width=18)
+        t.add_column("title", ratio=1, min_width=30)
+        if wide:
+            t.add_column("feed", no_wrap=True, overflow="ellipsis", max_width=20)
+            t.add_column("why", no_wrap=True, overflow="ellipsis", max_width=28)
         for d in items:
-            t.add_row(d["published"].strftime("%Y-%m-%d %H:%M"), d["topic"], d["title"] or d["url"] or "",
-                      d["feed"] or "", ", ".join(d["matched_terms"][:4]))
+            row = [str(d["entry_id"]), d["published"].strftime("%Y-%m-%d %H:%M" if wide else "%Y-%m-%d"), d["topic"],
+                   d["title"] or d["url"] or ""]
+            if wide:
+                row += [d["feed"] or "", ", ".join(d["matched_terms"][:4])]
+            t.add_row(*row)
         out.print(t)
+        if len(items) and not wide:
+            out.print("(why it matched: `followup topics explain TOPIC ENTRY`)",
+                      markup=False, style="dim")
 
     emit(data, fmt, table)

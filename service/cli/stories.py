@@ -9,10 +9,12 @@ import typer
 from rich.table import Table
 
 from ..models import utcnow
+from ..store import developments as development_store
 from ..store import stories as story_store
+from ..store import topics as topic_store
 from ..stories.view import load_stories
 from ..timeparse import parse_when
-from .app import DbOption, app, check_format, command, emit, open_context, out, sparkline
+from .app import DbOption, app, check_format, command, emit, open_context, out, per_mark, spark_width, sparkline
 
 
 def _load(ctx, topic: str | None, since: str | None, until: str | None, limit: int):  # noqa: ANN001, ANN202
@@ -63,17 +65,25 @@ def timeline(slug: Annotated[str, typer.Argument(help="The topic.")], db: DbOpti
     """
     ctx = open_context(db)
     data, since_at, until_at = _load(ctx, slug, since, until, limit)
-    new = sum(d["status"] == "new" for d in data)
+    with ctx.db.read() as conn:
+        total, new = development_store.count_developments(conn, topic_store.get_topic(conn, slug).id,
+                                                          since=since_at, until=until_at)
     end = (until_at or utcnow())
-    out.print(f"{slug}: {len(data)} developments from {since_at:%Y-%m-%d} to {end:%Y-%m-%d} "
-              f"({new} new, {len(data) - new} continuing)", markup=False)
+    shown = f"; the latest {len(data)} shown (--limit)" if total > len(data) else ""
+    out.print(f"{slug}: {total} developments from {since_at:%Y-%m-%d} to {end:%Y-%m-%d} "
+              f"({new} new, {total - new} continuing){shown}", markup=False)
     if out.is_terminal and data:
         with ctx.db.read() as conn:
             counts = story_store.topic_daily_counts(conn, slug, since_at, until_at)
         first: date = since_at.date()
         days = [(first + timedelta(days=i)) for i in range((end.date() - first).days + 1)]
         values = [counts.get(d.isoformat(), 0) for d in days]
-        out.print(f"  {days[0]:%m-%d} {sparkline(values)} {days[-1]:%m-%d}   matched entries per day", markup=False)
+        legend = "matched entries per day"
+        width = spark_width(len("  mm-dd  mm-dd   ") + len(legend) + 12)
+        step = per_mark(len(values), width)
+        if step > 1:
+            legend = f"matched entries per {step} days"
+        out.print(f"  {days[0]:%m-%d} {sparkline(values, width)} {days[-1]:%m-%d}   {legend}", markup=False)
     for d in data:
         first = d["topic_first_seen"]
         span = f"{first:%Y-%m-%d}" + (f" → {d['last_seen']:%m-%d}" if d["last_seen"].date() != first.date() else "")

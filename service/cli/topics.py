@@ -12,7 +12,7 @@ from ..store import matches as match_store
 from ..store import topics as topic_store
 from ..topics import manage
 from ..topics.compile import TopicSpec, compile_topic
-from .app import DbOption, check_format, command, emit, open_context, out, sparkline, topics_app
+from .app import DbOption, check_format, command, emit, open_context, out, per_mark, spark_width, sparkline, topics_app
 
 MeaningOption = Annotated[
     str | None,
@@ -77,12 +77,16 @@ def add(slug: Annotated[str, typer.Argument(help="Short id: lower-case letters, 
         since_at = parse_when("30d")
         spec = TopicSpec(0, slug, query, exclude, aliases or {}, name=name, description=description,
                          similarity=similarity, **fields)
-        _print_backtest(backtest(ctx.db, spec, since_at), since_at, 5)
+        result = backtest(ctx.db, spec, since_at)
+        if result.scanned == 0:  # nothing stored from the last 30 days (an archive): preview on all of it
+            since_at = None
+            result = backtest(ctx.db, spec, None)
+        _print_backtest(result, since_at, 5)
     _, added = manage.create_topic(ctx.db, slug, name, query, description=description, exclude=exclude,
                                    aliases=aliases, backlog=backlog, similarity=similarity, **fields)
     out.print(f"Added topic {slug}.", markup=False)
     if backlog:
-        out.print(f"Matched {added} stored entries.")
+        out.print(f"Matched {added} of all stored entries (any date).")
 
 
 @topics_app.command("list")
@@ -196,7 +200,10 @@ def _print_backtest(result, since_at, limit: int, *, show_days: bool = True) -> 
     out.print(f"Would have matched {result.total} of {result.scanned} entries {window}.", markup=False)
     if result.total and show_days and days:
         busiest = max(days, key=lambda d: d[1])
-        out.print(f"  per day {days[0][0]:%m-%d} {sparkline([n for _, n in days])} {days[-1][0]:%m-%d}"
+        width = spark_width(len("  per 99 days mm-dd  mm-dd   (busiest yyyy-mm-dd: 99999)"))
+        step = per_mark(len(days), width)
+        unit = "day" if step == 1 else f"{step} days"
+        out.print(f"  per {unit} {days[0][0]:%m-%d} {sparkline([n for _, n in days], width)} {days[-1][0]:%m-%d}"
                   f"   (busiest {busiest[0]:%Y-%m-%d}: {busiest[1]})", markup=False)
     top = result.top(limit)
     if top:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Connection,
     Row,
     bindparam,
+    case,
     distinct,
     func,
     select,
@@ -91,6 +92,23 @@ def list_developments(conn: Connection, topic_id: int, *, since: datetime | None
                                   .join(stories, stories.c.id == entries.c.story_id).where(entries.c.id.in_(batch))).all())
     return [dict(id=r.development_id, first_seen=r.first, last_seen=r.last, entry_count=r.n, outlets=r.outlets,
                  story_outlets=wider.get(r.development_id) or None) for r in rows]
+
+
+def count_developments(conn: Connection, topic_id: int, *, since: datetime | None = None,
+                       until: datetime | None = None) -> tuple[int, int]:
+    """(developments in the window, of which new: first entry at or after `since`), as list_developments
+    selects them but without a limit."""
+    groups = (select(func.min(matches.c.published_at).label("first"))
+              .where(matches.c.topic_id == topic_id, matches.c.development_id.is_not(None))
+              .group_by(matches.c.development_id))
+    if since is not None:
+        groups = groups.having(func.max(matches.c.published_at) >= since)
+    if until is not None:
+        groups = groups.having(func.min(matches.c.published_at) < until)
+    sub = groups.subquery()
+    new = func.count() if since is None else func.sum(case((sub.c.first >= since, 1), else_=0))
+    total, fresh = conn.execute(select(func.count(), new).select_from(sub)).one()
+    return total, int(fresh or 0)
 
 
 def development_entries(conn: Connection, topic_id: int, development_ids: list[int]) -> dict[int, list[Row]]:

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from ..db import Database
-from ..errors import AlreadyExistsError, InvalidInputError
+from ..errors import AlreadyExistsError, InvalidInputError, QueryError
 from ..feeds.refresh import match_backlog
 from ..store import topics as topic_store
 from .compile import TopicSpec, compile_topic
@@ -35,8 +35,8 @@ def validate(slug: str, query: str, exclude: str | None, aliases: dict | None, *
              description: str = "", examples: tuple[str, ...] = (), similarity: float | None = None) -> None:
     """Compile the topic; raises QueryError (with the position) on a bad query or exclusion."""
     if not (query or "").strip() and meaning != "only":
-        raise InvalidInputError("The query is empty: say what to look for (see docs/queries.md), or let the "
-                                "topic match by meaning alone (--meaning only, with a description or examples)")
+        raise QueryError("The query is empty: say what to look for (see docs/queries.md), or let the "
+                         "topic match by meaning alone (--meaning only, with a description or examples)")
     compile_topic(TopicSpec(0, slug, query or "", exclude, aliases or {}, meaning=meaning, description=description,
                             examples=examples, similarity=similarity))
 

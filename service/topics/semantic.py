@@ -81,30 +81,40 @@ def profile_texts(name: str, description: str, examples: tuple[str, ...]) -> lis
     return ([head] if head else []) + list(examples)
 
 
-# A word is common if it is common in any of these: the languages of the news feeds carry (an example
-# item in Polish made every Polish word look "rare" by English counts, and the gate opened for all Polish
-# news). CJK words are kept whole whatever their frequency (they match as substrings, and wordfreq's
-# segmenters for them are slow to load).
+# Rarity is judged in the language of the text the word comes from: an example item in Polish made every
+# Polish word look "rare" by English counts, and the gate opened for all Polish news. The text's language
+# is the one of these in which its words are most common (wordfreq's lists); CJK words are kept whole
+# whatever their frequency (they match as substrings, and wordfreq's segmenters for them are slow to load).
 RARITY_LANGUAGES = ("en", "pl", "de", "fr", "es", "it", "pt", "nl", "sv", "ru", "uk", "tr", "id", "vi")
 
 
-@lru_cache(maxsize=100_000)
-def _zipf(word: str) -> float:
-    """The word's highest Zipf frequency over RARITY_LANGUAGES (7 = "the", below 3.5 = rare)."""
+@lru_cache(maxsize=200_000)
+def _zipf(word: str, lang: str = "en") -> float:
+    """The word's Zipf frequency in `lang` (7 = "the", below 3.5 = rare)."""
     try:
         from wordfreq import zipf_frequency
     except ImportError:  # pragma: no cover - a dependency
         return 0.0
-    return max(zipf_frequency(word, lang) for lang in RARITY_LANGUAGES)
+    return zipf_frequency(word, lang)
+
+
+def language(ws: list[str]) -> str:
+    """The language of RARITY_LANGUAGES whose word counts know these words best (English on a tie)."""
+    plain = [w for w in ws if not has_cjk(w) and not w.isdigit()]
+    if not plain:
+        return "en"
+    return max(RARITY_LANGUAGES, key=lambda lang: (sum(_zipf(w, lang) for w in plain), lang == "en"))
 
 
 def rare_words(*texts: str, zipf: float = GATE_ZIPF) -> set[str]:
-    """Words of the texts rare enough in every common news language to name a subject; CJK runs are
+    """Words of the texts rare enough, in each text's own language, to name a subject; CJK runs are
     kept whole."""
     out: set[str] = set()
     for text in texts:
-        for w in words(text or ""):
-            if has_cjk(w) or (len(w) >= 3 and not w.isdigit() and w not in META_WORDS and _zipf(w) < zipf):
+        ws = words(text or "")
+        lang = language(ws)
+        for w in ws:
+            if has_cjk(w) or (len(w) >= 3 and not w.isdigit() and w not in META_WORDS and _zipf(w, lang) < zipf):
                 out.add(w)
     return out
 

@@ -123,7 +123,9 @@ def _errors(app: FastAPI) -> None:
         status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
         body = {"detail": str(exc)}
         if isinstance(exc, QueryError) and exc.position is not None:
-            body["position"] = exc.position
+            # `position` counts characters from 1, as the message does; `offset` from 0 (for a caret).
+            body["position"] = exc.position + 1
+            body["offset"] = exc.position
         if request.url.path.startswith("/api") or request.url.path.endswith(".atom") or \
                 "application/json" in request.headers.get("accept", ""):
             return JSONResponse(body, status_code=status)

@@ -83,5 +83,12 @@ def test_stories_and_timeline_commands(cli, db_url, tmp_path):
     assert "forced-labor: 1 developments" in text and "2023-03-06" in text
     assert "South Korea announces plan to compensate Japan forced labor victims" in text
     assert "2 outlets, 2 entries: Outlet A, Outlet B; 3 outlets in the wider story" in text
+    # The header counts every development in the window, and says when --limit shows fewer.
+    feed_file(tmp_path / "d.xml", "Outlet D", [dict(title="Court orders Mitsubishi to pay forced labor victims",
+                                                    link="https://d.example/1", summary="", date="Mon, 20 Mar 2023 09:00:00 +0000")])
+    assert cli("ingest", str(tmp_path / "d.xml"), *dbarg).exit_code == 0
+    text = cli("timeline", "forced-labor", "--since", "2023-03-01", "--until", "2023-04-01", "--limit", "1", *dbarg).stdout
+    assert "forced-labor: 2 developments" in text and "(2 new, 0 continuing); the latest 1 shown" in text
+    assert "Mitsubishi" in text and "compensate" not in text
     bad = cli("timeline", "nope", *dbarg)
     assert bad.exit_code == 1 and "No topic 'nope'" in bad.stderr

@@ -128,3 +128,28 @@ def test_a_failing_model_falls_back_to_the_query_and_loses_nothing(caplog):
     assert [r.slug for r in found] == ["ec"] and found[0].similarity is None
     assert "matched by their topics' queries alone" in caplog.text
     assert "could not be encoded" in m.notices["free"]
+
+
+def test_learning_fits_the_middle_of_the_thresholds_its_labels_cannot_tell_apart():
+    from service.topics.learn import GRID, fit
+
+    # F1 1.0 from 0.40 to 0.60 (the labels sit at 0.39 and 0.61): the middle, not the edge at a label
+    mode, threshold = fit(["guard", "boost"], lambda m, t: 1.0 if 0.40 <= t <= 0.60 else 0.5)
+    assert (mode, threshold) == ("guard", 0.50) and threshold in GRID
+    # a mode that does better wins over the topic's own
+    mode, threshold = fit(["guard", "boost"], lambda m, t: (0.9 if m == "boost" else 0.6) if t == 0.70 else 0.1)
+    assert (mode, threshold) == ("boost", 0.70)
+
+
+def test_rarity_is_judged_in_the_language_of_the_text():
+    from service.topics.semantic import GATE_ZIPF_EXAMPLES, language, rare_words
+    from service.topics.text import words
+
+    polish = "Upadek Silicon Valley Bank: co się stało z depozytami klientów w Kalifornii"
+    assert language(words(polish)) == "pl"
+    assert language(words("Kim Jong Un accepts Trump's invitation to talks")) == "en"
+    rare = rare_words(polish, zipf=GATE_ZIPF_EXAMPLES)
+    assert {"się", "stało", "klientów", "upadek"}.isdisjoint(rare)  # everyday Polish words open no gate
+    assert "depozytami" in rare
+    assert {"svb", "depositors"} <= rare_words("SVB collapse: regulators seize Silicon Valley Bank as depositors rush",
+                                               zipf=GATE_ZIPF_EXAMPLES)

@@ -45,7 +45,10 @@ def test_bad_input_is_a_4xx_with_one_sentence(client):
 def test_topics_crud_with_query_errors_and_duplicates(client):
     assert {t["slug"] for t in client.get("/api/topics").json()} >= {"gsomia", "forced-labor"}
     bad = client.post("/api/topics", json={"slug": "x", "name": "X", "query": "korea AND (japan"})
-    assert bad.status_code == 422 and "never closed" in bad.json()["detail"] and bad.json()["position"] == 10
+    assert bad.status_code == 422 and "never closed" in bad.json()["detail"] and bad.json()["position"] == 11 \
+        and bad.json()["offset"] == 10 and "position 11" in bad.json()["detail"]
+    empty = client.post("/api/topics", json={"slug": "x", "name": "X", "query": "  "})
+    assert empty.status_code == 422 and "empty" in empty.json()["detail"]  # as any query that does not compile
     created = client.post("/api/topics", json={"slug": "steel", "name": "Nippon Steel", "query": '"nippon steel"'})
     assert created.status_code == 201 and created.headers["location"] == "/api/topics/steel", created.text
     assert created.json()["matches"] == 2  # the stored backlog was matched
