@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, select
 
 from ..models import Entry, Feed, Match, Story, Topic
 
@@ -38,3 +38,18 @@ def latest_match_at(conn: Connection, slug: str) -> datetime | None:
     if value is not None and value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value
+
+
+def feed_health(conn: Connection) -> dict:
+    """How the feeds are doing, for /healthz and the home page: counts, and the commonest error among the
+    failing ones."""
+    failing = (feeds.c.error_count > 0) | feeds.c.disabled_reason.is_not(None)
+    total, checked, bad = conn.execute(select(
+        func.count(), func.count(feeds.c.last_checked_at),
+        func.coalesce(func.sum(case((failing, 1), else_=0)), 0))).one()
+    common = conn.execute(select(func.coalesce(feeds.c.disabled_reason, feeds.c.last_error).label("error"),
+                                 func.count().label("n"))
+                          .where(failing).group_by("error").order_by(func.count().desc()).limit(1)).first()
+    has_entries = conn.execute(select(entries.c.id).limit(1)).first() is not None
+    return dict(total=total, checked=checked, failing=int(bad), commonest_error=common.error if common else None,
+                entries=has_entries)

@@ -44,6 +44,7 @@ from ..timeparse import parse_when
 from . import api
 from .atom import topic_atom
 from .charts import volume_chart
+from .health import problems
 from .security import SESSION_COOKIE, SecurityMiddleware, atom_key, session_value
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -169,7 +170,12 @@ def _system_routes(app: FastAPI) -> None:
             alive = (utcnow() - seen).total_seconds() < max(3 * tick, 300)
             body["scheduler"] = "alive" if alive else "stalled"
             body["worker"] = service.owner
-        body["status"] = "ok" if body.get("scheduler") != "stalled" else "degraded"
+        with db.read() as conn:
+            health = stats.feed_health(conn)
+        body["feeds"] = {k: health[k] for k in ("total", "checked", "failing")}
+        body["problems"] = problems(health)
+        all_failing = health["checked"] > 0 and health["failing"] >= health["checked"]
+        body["status"] = "degraded" if body.get("scheduler") == "stalled" or all_failing else "ok"
         return JSONResponse(body)
 
     @app.get("/metrics", tags=["system"], summary="Prometheus metrics", response_class=PlainTextResponse)
@@ -219,6 +225,9 @@ def _topic_summary(db: Database, slug: str, now) -> dict:  # noqa: ANN001
                 chart_end=end.date(), last_match=last, big=big)
 
 
+SEARCH_PAGE = 50
+
+
 def _pages(app: FastAPI) -> None:
     def render(request: Request, name: str, **context) -> HTMLResponse:  # noqa: ANN003
         return TEMPLATES.TemplateResponse(request, name, context)
@@ -230,7 +239,9 @@ def _pages(app: FastAPI) -> None:
         with db.read() as conn:
             topics = [(t, match_store.count_matches(conn, t.id)) for t in topic_store.list_topics(conn)]
         rows = [dict(topic=t, matches=n, **_topic_summary(db, t.slug, now)) for t, n in topics]
-        return render(request, "home.html", rows=rows, now=now)
+        with db.read() as conn:
+            health = stats.feed_health(conn)
+        return render(request, "home.html", rows=rows, now=now, problems=problems(health))
 
     @app.get("/topics/new", response_class=HTMLResponse, include_in_schema=False)
     def new_topic(request: Request) -> HTMLResponse:
@@ -264,14 +275,20 @@ def _pages(app: FastAPI) -> None:
                       profile=profile)
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
-    def search(request: Request, q: str = "", topic: str = "") -> HTMLResponse:
+    def search(request: Request, q: str = "", topic: str = "", cursor: str | None = None, start: int = 1,
+               per: int = SEARCH_PAGE) -> HTMLResponse:
         db: Database = request.app.state.db
-        results = None
+        results, next_cursor = None, None
+        per = min(max(per, 10), 200)
         with db.read() as conn:
             topics = topic_store.list_topics(conn)
-            if q:
-                results = match_store.search_matches(conn, topic=topic or None, search=q, limit=100)
-        return render(request, "search.html", q=q, topic=topic, topics=topics, results=results)
+            if q:  # pages of `per`, newest first, by the same keyset cursor as /api/matches
+                rows = match_store.search_matches(conn, topic=topic or None, search=q, limit=per + 1, cursor=cursor)
+                results = rows[:per]
+                if len(rows) > per:
+                    next_cursor = match_store.encode_cursor(results[-1].published_at, results[-1].match_id)
+        return render(request, "search.html", q=q, topic=topic, topics=topics, results=results,
+                      next_cursor=next_cursor, start=max(1, start), paged=cursor is not None, per=per)
 
     @app.get("/feeds", response_class=HTMLResponse, include_in_schema=False)
     def feeds_page(request: Request) -> HTMLResponse:

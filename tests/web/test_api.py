@@ -198,3 +198,29 @@ def test_feedback_labels_through_the_api(client):
     assert client.post("/api/topics/nope/labels", json={"entry_id": 1, "relevant": True}).status_code == 404
     too_few = client.post("/api/topics/forced-labor/learn", json={})
     assert too_few.status_code in (400, 422) and "at least 4 labels" in too_few.json()["detail"]
+
+
+def test_when_every_feed_fails_healthz_and_the_home_page_say_so(web_db, client):
+    """A first run without a network: /healthz is degraded (not "ok") and the home page says what is wrong
+    and what to do, instead of showing zeros."""
+    from sqlalchemy import update
+
+    from service.models import Feed, utcnow
+    from service.store import feeds as feed_store
+
+    db, _ = web_db
+    with db.write() as conn:
+        feed_store.add_feed(conn, "https://unreachable.example/rss")
+        conn.execute(update(Feed.__table__).values(last_checked_at=utcnow(), error_count=3,
+                                                   last_error="Could not connect: connection refused"))
+    health = client.get("/healthz").json()
+    assert health["status"] == "degraded" and health["feeds"]["failing"] == health["feeds"]["total"] >= 1
+    assert health["problems"][0].startswith(f"All {health['feeds']['failing']} checked feeds failed")
+    assert "connection refused" in health["problems"][0]
+    home = client.get("/").text
+    assert "checked feeds failed on their last check" in home and "reaches the internet" in home
+    with db.write() as conn:  # one feed recovers: no longer "all", and no longer degraded
+        conn.execute(update(Feed.__table__).where(Feed.__table__.c.url == "https://unreachable.example/rss")
+                     .values(error_count=0, last_error=None))
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and not any(p.startswith("All ") for p in health["problems"])

@@ -87,8 +87,31 @@ def test_see_search_add_and_follow_topics_in_a_browser(site, browser):
     page.fill("#q", "gsomia")
     page.click("form[role=search] button")
     page.wait_for_url("**/search?q=gsomia*")
-    assert page.locator("section[aria-label='Results'] h2").inner_text().endswith(("match", "matches"))
+    assert page.locator("section[aria-label='Results'] h2").inner_text().startswith(("Matches 1–", "0 matches"))
     shot(page, "search")
+
+    # Paging: every match the API's cursor returns, and each once, by following "Older matches".
+    import httpx
+
+    api, cursor = [], None
+    while True:
+        body = httpx.get(site + "/api/matches", params={"q": "s*", "limit": 500, **({"cursor": cursor} if cursor else {})}).json()
+        api += [i["entry_id"] for i in body["items"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert len(api) > 20  # several pages of 10
+    page.goto(site + "/search?q=s*&per=10")
+    seen, pages = [], 0
+    while True:
+        pages += 1
+        seen += page.locator("section[aria-label='Results'] .story").all_inner_texts()
+        if page.locator("#next-page").count() == 0:
+            break
+        page.click("#next-page")
+        page.wait_for_load_state()
+    assert len(seen) == len(set(seen)) == len(api) and pages == -(-len(api) // 10)  # each match once
+    assert page.locator("section[aria-label='Results'] h2").inner_text().endswith(f"–{len(api)}")
 
     page.goto(site + "/feeds")
     shot(page, "feeds")
