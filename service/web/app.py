@@ -48,6 +48,19 @@ from .health import problems
 from .security import SESSION_COOKIE, SecurityMiddleware, atom_key, session_value
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def outlet_name(name: str | None) -> str:
+    """An outlet as a reader knows it: a feed without a title is named by its site ("msn.com"), not its URL."""
+    if name and name.startswith(("http://", "https://")):
+        from urllib.parse import urlsplit
+
+        host = (urlsplit(name).hostname or name).removeprefix("www.")
+        return host
+    return name or "?"
+
+
+TEMPLATES.env.filters["outlet"] = outlet_name
 STATUS = {NotFoundError: 404, AlreadyExistsError: 409, QueryError: 422, InvalidInputError: 400,
           DeliveryError: 502, DatabaseError: 503}
 
@@ -273,6 +286,23 @@ def _pages(app: FastAPI) -> None:
         return render(request, "topic.html", topic=topic, count=count, summary=summary, stories=stories, q=q or "",
                       results=results, since=since_at, atom_url=atom_url, labels=score_labels(db, slug),
                       profile=profile)
+
+    @app.get("/topics/{slug}/developments/{development_id}", response_class=HTMLResponse, include_in_schema=False)
+    def development_page(request: Request, slug: str, development_id: int) -> HTMLResponse:
+        """One development: every matched entry (title, outlet, time, link), oldest first."""
+        from ..store import developments as development_store
+        from ..stories.develop import headline_index
+
+        db: Database = request.app.state.db
+        with db.read() as conn:
+            topic = topic_store.get_topic(conn, slug)
+            members = development_store.development_entries(conn, topic.id, [development_id]).get(development_id, [])
+        if not members:
+            raise NotFoundError(f"No development {development_id} on topic {slug!r}")
+        headline = members[headline_index([e.published_at for e in members])].title
+        outlets = Counter(outlet_name(e.feed) for e in members)
+        return render(request, "development.html", topic=topic, headline=headline, entries=members,
+                      outlets=outlets.most_common(), first=members[0].published_at, last=members[-1].published_at)
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search(request: Request, q: str = "", topic: str = "", cursor: str | None = None, start: int = 1,

@@ -176,3 +176,34 @@ def test_teach_a_topic_from_its_page(site, browser):
     assert page.inner_text("#label-score").startswith("On your ")
     assert not errors, errors
     page.close()
+
+
+def test_open_a_development_and_its_entries(site, browser):
+    """From the home page's headline to the development's page: every entry, its outlet and a link."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(site + "/")
+    first = page.locator("section[aria-labelledby='t-forced-labor'] ul li a").first  # the 6 March plan
+    headline = first.inner_text()
+    first.click()
+    page.wait_for_url("**/developments/*")
+    assert page.locator("h1").inner_text() == headline
+    entries = page.locator("section[aria-label='Entries'] .story")
+    assert entries.count() >= 2
+    links = page.locator("section[aria-label='Entries'] .story > a")
+    assert all(h.startswith("http") for h in links.evaluate_all("els => els.map(e => e.getAttribute('href'))"))
+    shot(page, "development")
+    page.locator("section[aria-label='Entries'] .label-btn").first.click()
+    page.wait_for_function("document.querySelector('.label-btn').textContent === 'Marked not relevant'")
+    page.go_back()
+    # The topic page names each outlet once, with its count, and links to the development's entries.
+    page.goto(site + "/topics/forced-labor")
+    line = page.locator(".story").first.inner_text()
+    names = [n.split(" (")[0].strip() for n in line.split("\n")[2].split(" · ")[:-1]]
+    assert len(names) == len(set(names)), line
+    assert page.locator(".story a[href*='/developments/']").count() >= 2
+    page.goto(site + "/topics/forced-labor/developments/999999")
+    assert "No development" in page.content()
+    assert not errors, errors
+    page.close()
