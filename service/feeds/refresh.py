@@ -485,6 +485,15 @@ class Pipeline:
                             on_done(outcome)
         return summary
 
+    def check_now(self, feed_id: int) -> FeedOutcome:
+        """Read one feed now, whatever its schedule (the web's "Check now"); blocks for one fetch."""
+        from .fetch import fetch_once
+
+        with self.db.read() as conn:
+            feed = feed_store.get_feed(conn, feed_id)
+        result = fetch_once(feed.url, self.settings)
+        return self.process_fetch(feed, result, owner=None, now=utcnow())
+
     def prune(self, now: datetime | None = None) -> int:
         """Retention: delete entries that matched no topic after `retention_days`, in batches; the
         stories they belonged to are recomputed (and dropped when empty)."""

@@ -111,6 +111,16 @@ def change_feed_url(conn: Connection, feed_id: int, new_url: str) -> bool:
     return True
 
 
+PAUSED = "paused by you"
+
+
+def pause_feed(conn: Connection, ref: str | int) -> Row:
+    """Stop polling a feed until it is enabled again (its entries stay)."""
+    row = get_feed(conn, ref)
+    conn.execute(update(feeds).where(feeds.c.id == row.id).values(disabled_reason=PAUSED))
+    return get_feed(conn, row.id)
+
+
 def enable_feed(conn: Connection, ref: str | int, now: datetime | None = None) -> Row:
     row = get_feed(conn, ref)
     conn.execute(update(feeds).where(feeds.c.id == row.id).values(

@@ -43,7 +43,9 @@ def latest_match_at(conn: Connection, slug: str) -> datetime | None:
 def feed_health(conn: Connection) -> dict:
     """How the feeds are doing, for /healthz and the home page: counts, and the commonest error among the
     failing ones."""
-    failing = (feeds.c.error_count > 0) | feeds.c.disabled_reason.is_not(None)
+    from .feeds import PAUSED
+
+    failing = (feeds.c.error_count > 0) | (feeds.c.disabled_reason.is_not(None) & (feeds.c.disabled_reason != PAUSED))
     total, checked, bad = conn.execute(select(
         func.count(), func.count(feeds.c.last_checked_at),
         func.coalesce(func.sum(case((failing, 1), else_=0)), 0))).one()

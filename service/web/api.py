@@ -319,6 +319,38 @@ def remove_feed(db: DB, feed_id: RowId) -> Response:
     return Response(status_code=204)
 
 
+class FeedPatch(BaseModel):
+    paused: bool
+
+
+@router.patch("/feeds/{feed_id}", dependencies=Write, summary="Pause or resume polling a feed")
+def patch_feed(db: DB, feed_id: RowId, body: FeedPatch) -> dict:
+    with db.write() as conn:
+        row = feed_store.pause_feed(conn, feed_id) if body.paused else feed_store.enable_feed(conn, feed_id)
+    return _feed(row, utcnow())
+
+
+@router.post("/feeds/{feed_id}/check", dependencies=Write, summary="Read a feed now, whatever its schedule")
+def check_feed(db: DB, settings: SettingsDep, feed_id: RowId) -> dict:
+    from ..feeds.refresh import Pipeline
+
+    with db.read() as conn:
+        feed = feed_store.get_feed(conn, feed_id)
+    if feed.disabled_reason:
+        raise InvalidInputError(f"The feed is disabled ({feed.disabled_reason}): resume it first")
+    if not _DISCOVERY.acquire(blocking=False):
+        return JSONResponse({"detail": "Busy checking other feeds; try again in a few seconds"}, status_code=503,
+                            headers={"Retry-After": "5"})
+    try:
+        outcome = Pipeline(db, settings).check_now(feed_id)
+    finally:
+        _DISCOVERY.release()
+    with db.read() as conn:
+        row = feed_store.get_feed(conn, feed_id)
+    return _feed(row, utcnow()) | dict(status=outcome.status, new_entries=outcome.new, new_matches=outcome.matches,
+                                       message=outcome.message)
+
+
 @router.get("/feeds.opml", response_class=PlainTextResponse, summary="Export the feeds as OPML")
 def export_opml(db: DB) -> PlainTextResponse:
     with db.read() as conn:

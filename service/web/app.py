@@ -324,8 +324,10 @@ def _pages(app: FastAPI) -> None:
     def feeds_page(request: Request) -> HTMLResponse:
         with request.app.state.db.read() as conn:
             feeds = feed_store.list_feeds(conn)
-        failing = sum(1 for f in feeds if f.error_count or f.disabled_reason)  # a warning ("read with problems") is not a failure
-        return render(request, "feeds.html", feeds=feeds, failing=failing)
+        paused = sum(1 for f in feeds if f.disabled_reason == feed_store.PAUSED)
+        # a warning ("read with problems") is not a failure, and neither is a pause
+        failing = sum(1 for f in feeds if f.error_count or (f.disabled_reason and f.disabled_reason != feed_store.PAUSED))
+        return render(request, "feeds.html", feeds=feeds, failing=failing, paused=paused, paused_reason=feed_store.PAUSED)
 
     @app.get("/subscriptions", response_class=HTMLResponse, include_in_schema=False)
     def subscriptions_page(request: Request) -> HTMLResponse:

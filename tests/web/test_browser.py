@@ -25,7 +25,7 @@ def site(tmp_path_factory, sqlite_template):
     folder = tmp_path_factory.mktemp("e2e")
     shutil.copy(sqlite_template, folder / "followup.db")
     url = f"sqlite:///{folder / 'followup.db'}"
-    settings = Settings(database_url=url)
+    settings = Settings(database_url=url, allow_private_hosts=True, fetch_timeout_seconds=5.0)  # feeds added from a loopback server
     db = Database(url)
     load_seeds(db, settings.seeds_dir)
     # 1–10 March 2023: the forced-labour compensation plan (6 March) and its coverage.
@@ -205,5 +205,38 @@ def test_open_a_development_and_its_entries(site, browser):
     assert page.locator(".story a[href*='/developments/']").count() >= 2
     page.goto(site + "/topics/forced-labor/developments/999999")
     assert "No development" in page.content()
+    assert not errors, errors
+    page.close()
+
+
+def test_add_check_pause_and_remove_a_feed_by_form(site, browser, feed_server):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: d.accept())
+    page.goto(site + "/feeds")
+    url = feed_server.url("/feed/reuters.xml")
+    page.get_by_label("Feed or site address").fill(url)
+    page.click("#feed-add")
+    page.wait_for_function("/new entries|failed/.test(document.getElementById('feed-msg').textContent)")
+    assert "10 new entries" in page.inner_text("#feed-msg"), page.inner_text("#feed-msg")  # read at once
+    row = page.locator("tr", has_text=url)
+    assert row.count() == 1 and row.locator(".feed-status").inner_text() == "200"
+    shot(page, "feeds-added")
+    page.get_by_label("Feed or site address").fill(url)  # the same feed again: one sentence, nothing added
+    page.click("#feed-add")
+    page.wait_for_function("document.getElementById('feed-msg').textContent.includes('already there')")
+    assert page.locator("tr", has_text=url).count() == 1
+
+    page.locator("tr", has_text=url).get_by_role("button", name="Pause").click()
+    page.wait_for_function(f"[...document.querySelectorAll('tr')].some(r => r.textContent.includes({url!r}) && r.querySelector('.feed-status').textContent === 'paused')")
+    assert page.locator("tr", has_text=url).get_by_role("button", name="Check now").count() == 0
+    page.locator("tr", has_text=url).get_by_role("button", name="Resume").click()
+    page.wait_for_function(f"[...document.querySelectorAll('tr')].some(r => r.textContent.includes({url!r}) && r.querySelector('button[data-action=pause]'))")
+    page.locator("tr", has_text=url).get_by_role("button", name="Check now").click()
+    page.wait_for_function("document.getElementById('feed-msg').textContent.includes('new entries')")
+    assert "0 new entries" in page.inner_text("#feed-msg")  # nothing new the second time
+    page.locator("tr", has_text=url).get_by_role("button", name="Remove").click()
+    page.wait_for_function(f"![...document.querySelectorAll('tr')].some(r => r.textContent.includes({url!r}))")
     assert not errors, errors
     page.close()
