@@ -240,3 +240,60 @@ def test_add_check_pause_and_remove_a_feed_by_form(site, browser, feed_server):
     page.wait_for_function(f"![...document.querySelectorAll('tr')].some(r => r.textContent.includes({url!r}))")
     assert not errors, errors
     page.close()
+
+
+def test_add_pause_and_remove_a_subscription_by_form(site, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: d.accept())
+    page.goto(site + "/subscriptions")
+    page.get_by_label("Deliver by").select_option("dir")
+    page.get_by_label("Address, URL or folder").fill("../outside")  # refused: one sentence, nothing saved
+    page.click("#sub-add")
+    page.wait_for_function("document.getElementById('sub-msg').textContent.length > 0")
+    assert "outside the data directory" in page.inner_text("#sub-msg")
+    page.get_by_label("Address, URL or folder").fill("digests")
+    page.get_by_label("Time zone").fill("Asia/Seoul")
+    page.get_by_label("Local time").fill("06:30")
+    page.get_by_label("Wartime forced-labor rulings and compensation").check()
+    page.click("#sub-add")
+    page.wait_for_selector("tr[data-sub]")
+    row = page.locator("tr[data-sub]").first
+    assert "dir: digests" in row.inner_text() and "forced-labor" in row.inner_text() and "06:30 Asia/Seoul" in row.inner_text()
+    shot(page, "subscriptions")
+    row.get_by_role("button", name="Pause").first.click()
+    page.wait_for_function("document.querySelector('tr[data-sub] .sub-when').textContent.includes('(paused)')")
+    page.locator("tr[data-sub]").first.get_by_role("button", name="Resume").click()
+    page.wait_for_function("!document.querySelector('tr[data-sub] .sub-when').textContent.includes('(paused)')")
+    page.locator("tr[data-sub]").first.get_by_role("button", name="Remove").click()
+    page.wait_for_function("document.querySelectorAll('tr[data-sub]').length === 0")
+    assert not errors, errors
+    page.close()
+
+
+def test_rename_pause_and_delete_a_topic(site, browser):
+    import httpx
+
+    assert httpx.post(site + "/api/topics", json={"slug": "chips", "name": "Chips", "query": "chip*"}).status_code == 201
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: d.accept())
+    page.goto(site + "/topics/chips")
+    page.get_by_label("Name", exact=True).fill("Chip makers")
+    page.click("#rename-btn")
+    page.wait_for_function("document.querySelector('h1').textContent === 'Chip makers'")
+    page.click("#pause-btn")
+    page.wait_for_function("document.getElementById('topic-state').textContent.startsWith('Paused')")
+    assert httpx.get(site + "/api/topics/chips").json()["active"] is False
+    page.click("#pause-btn")
+    page.wait_for_function("document.getElementById('topic-state').textContent.startsWith('Active')")
+    page.get_by_label("Name", exact=True).fill("")
+    page.click("#rename-btn")
+    assert "needs a name" in page.inner_text("#settings-msg")
+    page.click("#delete-btn")
+    page.wait_for_url(site + "/")
+    assert httpx.get(site + "/api/topics/chips").status_code == 404
+    assert not errors, errors
+    page.close()
