@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -225,6 +226,8 @@ class Subscription(Base):
     last_window_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_status: Mapped[str | None] = mapped_column(String(16))  # sent | failed | sending
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Send nothing on a day with nothing new (migration 0011); the run is still recorded as skipped.
+    skip_empty: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class DigestRun(Base):
@@ -248,7 +251,43 @@ class DigestRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
+    # The digest as sent, in HTML (migration 0011): the archive of past digests on the web.
+    body_html: Mapped[str | None] = mapped_column(Text)
+
     __table_args__ = (UniqueConstraint("subscription_id", "period", name="uq_digest_runs_subscription_period"),)
+
+
+class Alert(Base):
+    """An instant alert (migration 0011): pushed through an Apprise URL within one poll cycle when a topic
+    (or any topic) gets a new development, or when a development reaches `min_outlets` outlets."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))  # None: all topics
+    url: Mapped[str] = mapped_column(Text)  # an Apprise URL: ntfy://…, tgram://…, json://host/path, …
+    trigger: Mapped[str] = mapped_column(String(16))  # new | outlets
+    min_outlets: Mapped[int | None] = mapped_column(Integer)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class AlertSent(Base):
+    """One development pushed by one alert. Unique per (alert, development), and written before the push:
+    never sent twice. A development's id is its first entry's, so one event on two topics is pushed once by
+    an alert on every topic."""
+
+    __tablename__ = "alert_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
+    development_id: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("alert_id", "development_id", name="uq_alert_log_development"),)
 
 
 def utcnow() -> datetime:

@@ -17,6 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from . import metrics
 from .config import Settings
 from .db import Database
+from .alerts import AlertService
 from .digest.runner import DigestService
 from .feeds.refresh import FeedOutcome, Pipeline, RunSummary, worker_name
 from .models import utcnow
@@ -42,6 +43,7 @@ class Service:
         self._digest_busy = asyncio.Lock()
         self.last_summary: RunSummary | None = None
         self.digests = DigestService(db, settings, owner=self.owner)
+        self.alerts = AlertService(db, settings)
         self.roles = roles
         self.last_poll_at = None
         self.started_at = utcnow()
@@ -62,6 +64,8 @@ class Service:
                 metrics.DIGESTS.labels(o.status).inc()
                 if o.status == "sent":
                     self.report(f"Digest sent for subscription {o.subscription_id} ({o.period}): {o.detail}")
+                elif o.status == "skipped":
+                    self.report(f"Digest for subscription {o.subscription_id} ({o.period}): {o.detail}")
                 else:
                     self.report(f"  ! Digest for subscription {o.subscription_id} ({o.period}) failed: {o.detail} "
                                 "Will retry with backoff.")
@@ -80,10 +84,23 @@ class Service:
                 return
             self.last_summary = summary
             self.last_poll_at = utcnow()
+            await self._alerts()
             if summary.outcomes:
                 metrics.POLL_SECONDS.observe(time.monotonic() - started)
             if summary.outcomes:
                 self.report(f"Polled {summary.line()}")
+
+    async def _alerts(self) -> None:
+        """Instant alerts, right after the poll that found what they announce (within one cycle)."""
+        try:
+            pushed = await asyncio.to_thread(self.alerts.tick)
+        except Exception as exc:  # noqa: BLE001 - alerts must not stop polling
+            log.exception("alert cycle failed")
+            self.report(f"Alerts failed: {exc}. Will try again after the next poll.")
+            return
+        for p in pushed:
+            self.report(f"  » Alert {p.alert_id} ({p.topic}): {p.detail}" if p.ok else
+                        f"  ! Alert {p.alert_id} ({p.topic}) failed: {p.detail} Will try again after the next poll.")
 
     async def prune_tick(self) -> None:
         """Retention: drop entries that matched no topic after FOLLOWUP_RETENTION_DAYS."""

@@ -103,6 +103,9 @@ def _upgrade_existing(url):
             assert conn.execute(text("SELECT count(*) FROM matches WHERE published_at IS NULL")).scalar() == 0
         with db.read() as conn:  # 0006: the table of other sources exists, empty; URLs are indexed
             assert conn.execute(text("SELECT count(*) FROM entry_sources")).scalar() == 0
+        with db.read() as conn:  # 0011: no alerts yet; existing subscriptions keep sending empty digests
+            assert conn.execute(text("SELECT count(*) FROM alerts")).scalar() == 0
+            assert conn.execute(text("SELECT count(*) FROM alert_log")).scalar() == 0
         with db.read() as conn:  # 0009: an existing topic keeps matching by its query alone
             from service.store import topics as topic_store
 
@@ -127,6 +130,7 @@ def _upgrade_existing(url):
             second = digests.claim_run(conn, sub.id, "2023-03-07", owner="b", now=now, lease=timedelta(minutes=5),
                                        window=window, max_attempts=3)
         assert first is not None and second is None
+        assert sub.skip_empty is False
         with db.write() as conn, pytest.raises(IntegrityError):
             conn.execute(text("INSERT INTO digest_runs (subscription_id, period, status, attempts, created_at) "
                               "VALUES (:s, '2023-03-07', 'sent', 1, :now)"),

@@ -11,6 +11,7 @@ from . import matches as _matches  # noqa: F401
 from . import service as _service  # noqa: F401
 from . import stories as _stories  # noqa: F401
 from . import digest as _digest  # noqa: F401
+from . import alerts as _alerts  # noqa: F401
 
 
 def main() -> None:

@@ -36,7 +36,8 @@ def _describe(sub, now: datetime) -> dict:  # noqa: ANN001
     except schedule.ScheduleError:
         next_at = None
     local = next_at.astimezone(schedule.zone(sub.timezone)) if next_at else None
-    return dict(id=sub.id, channel=sub.channel, target=sub.target, topics=sub.topics or "all", at=sub.send_at,
+    target = sub.target.split("://", 1)[0] + "://…" if sub.channel == "apprise" else sub.target  # tokens inside
+    return dict(id=sub.id, channel=sub.channel, target=target, topics=sub.topics or "all", at=sub.send_at,
                 timezone=sub.timezone, format=sub.format, paused=sub.paused,
                 next_send=local.isoformat() if local else None, last_sent_at=sub.last_sent_at,
                 last_status=sub.last_status, last_error=sub.last_error)
@@ -48,6 +49,8 @@ def add(db: DbOption = None,
         email: Annotated[str | None, typer.Option(help="Send by email to this address (needs FOLLOWUP_SMTP_HOST).")] = None,
         webhook: Annotated[str | None, typer.Option(help="POST the digest as JSON to this URL (Slack-compatible).")] = None,
         dir_: Annotated[str | None, typer.Option("--dir", help="Write dated .html/.md/.json files into this folder.")] = None,
+        apprise: Annotated[str | None, typer.Option(help="Push through an Apprise URL (ntfy://topic, tgram://token/chat, …).")] = None,
+        skip_empty: Annotated[bool, typer.Option(help="Send nothing on a day with nothing new.")] = False,
         topics: Annotated[str | None, typer.Option(help="Comma-separated topic slugs (default: all topics).")] = None,
         at: Annotated[str, typer.Option("--at", help="Local time of day to send, HH:MM.")] = "07:00",
         tz: Annotated[str, typer.Option("--tz", help="IANA time zone, e.g. Asia/Seoul.")] = "UTC",
@@ -56,9 +59,10 @@ def add(db: DbOption = None,
 
     Example: followup subscriptions add --email me@example.org --at 07:00 --tz Asia/Seoul --topics gsomia,forced-labor
     """
-    chosen = [(name, value) for name, value in (("email", email), ("webhook", webhook), ("dir", dir_)) if value]
+    chosen = [(name, value) for name, value in (("email", email), ("webhook", webhook), ("dir", dir_),
+                                                ("apprise", apprise)) if value]
     if len(chosen) != 1:
-        raise InvalidInputError("Give exactly one of --email, --webhook or --dir")
+        raise InvalidInputError("Give exactly one of --email, --webhook, --dir or --apprise")
     channel, target = chosen[0]
     check_format(fmt, FORMATS)
     send_at = schedule.parse_send_at(at).strftime("%H:%M")
@@ -71,12 +75,14 @@ def add(db: DbOption = None,
         if slugs:
             store.digest_topics(conn, slugs)  # every named topic must exist
         sub = store.add_subscription(conn, channel=channel, target=target, topics_=slugs, send_at=send_at, tz=tz,
-                                     fmt=fmt, now=now)
+                                     fmt=fmt, now=now, skip_empty=skip_empty)
     info = _describe(sub, now)
     if channel == "dir":  # relative to the data directory (FOLLOWUP_DATA_DIR), not the working directory
         from ..digest.deliver import confined_folder
 
         target = f"{target} ({confined_folder(ctx.settings, target)})"
+    if channel == "apprise":
+        target = info["target"]
     out.print(f"Subscription {sub.id}: {channel} to {target}, topics {', '.join(slugs) if slugs else 'all'}, "
               f"daily at {send_at} {tz} (next: {info['next_send']}).", markup=False)
 

@@ -195,6 +195,10 @@ def validate_target(channel: str, target: str, settings: Settings) -> str:
         if not target:
             raise InvalidInputError("The folder for --dir is empty")
         confined_folder(settings, target)
+    if channel == "apprise":
+        from ..alerts import check_alert_url
+
+        return check_alert_url(target, settings)
     return target
 
 
@@ -211,4 +215,9 @@ def deliver(settings: Settings, digest: Digest, channel: str, target: str, sub_i
         except InvalidInputError as exc:
             raise DeliveryError(str(exc)) from None
         return write_files(digest, folder, sub_id)
+    if channel == "apprise":
+        from ..alerts import push
+
+        push(target, digest.subject, render(digest, "text"), settings)
+        return Delivered("apprise", target.split("://", 1)[0] + "://…", "pushed")
     raise DeliveryError(f"Unknown delivery channel {channel!r}")

@@ -25,6 +25,7 @@ from ..store import digests as store
 from . import schedule
 from .build import Digest, build_digest
 from .deliver import Delivered, deliver
+from .render import render
 
 log = logging.getLogger("followup.digest")
 
@@ -90,7 +91,7 @@ class DigestService:
     def _run(self, sub, period: str, now: datetime) -> RunOutcome | None:  # noqa: ANN001
         with self.db.read() as conn:
             existing = store.get_run(conn, sub.id, period)
-        if existing is not None and existing.status == "sent":
+        if existing is not None and existing.status in ("sent", "skipped"):
             return None
         window = schedule.window(now, sub.last_window_end, self.settings.digest_max_window_hours)
         with self.db.write() as conn:
@@ -105,12 +106,17 @@ class DigestService:
             # The mail server has the message: from here on it is sent, whatever happens to the
             # connection or to this process (docs/digest.md: the window left is this one write).
             with self.db.write() as conn:
-                store.finish_run(conn, run.id, owner=self.owner, now=now, stories_=_stories(digest))
+                store.finish_run(conn, run.id, owner=self.owner, now=now, stories_=_stories(digest),
+                                 body_html=render(digest, "html"))
             accepted.append(True)
 
         try:
             digest = self.build(topics=sub.topics, start=run.window_start, end=run.window_end, tz=sub.timezone,
                                 period=period, now=now)
+            if sub.skip_empty and _stories(digest) == 0:
+                with self.db.write() as conn:
+                    store.finish_run(conn, run.id, owner=self.owner, now=now, stories_=0, status="skipped")
+                return RunOutcome(sub.id, period, "skipped", "nothing new: not sent (the subscription skips empty digests)")
             delivered = self.deliverer(self.settings, digest, sub.channel, sub.target, sub.id,
                                        on_accepted=record_acceptance)
         except (DeliveryError, FollowupError) as exc:
@@ -124,7 +130,8 @@ class DigestService:
             return RunOutcome(sub.id, period, "failed", str(exc))
         if not accepted:
             with self.db.write() as conn:
-                store.finish_run(conn, run.id, owner=self.owner, now=now, stories_=_stories(digest))
+                store.finish_run(conn, run.id, owner=self.owner, now=now, stories_=_stories(digest),
+                                 body_html=render(digest, "html"))
         return RunOutcome(sub.id, period, "sent", delivered.detail, _stories(digest))
 
 

@@ -26,9 +26,9 @@ LATE_ARRIVAL = timedelta(hours=48)
 
 # -- subscriptions ----------------------------------------------------------------------------
 def add_subscription(conn: Connection, *, channel: str, target: str, topics_: list[str] | None, send_at: str,
-                     tz: str, fmt: str, now: datetime) -> Row:
+                     tz: str, fmt: str, now: datetime, skip_empty: bool = False) -> Row:
     stmt = subscriptions.insert().values(channel=channel, target=target, topics=topics_, send_at=send_at,
-                                         timezone=tz, format=fmt, paused=False, created_at=now)
+                                         timezone=tz, format=fmt, paused=False, created_at=now, skip_empty=skip_empty)
     new_id = conn.execute(stmt.returning(subscriptions.c.id)).scalar_one()
     return get_subscription(conn, new_id)
 
@@ -91,16 +91,39 @@ def claim_run(conn: Connection, sub_id: int, period: str, *, owner: str, now: da
     return None
 
 
-def finish_run(conn: Connection, run_id: int, *, owner: str, now: datetime, stories_: int) -> bool:
-    """Mark a claimed run sent, if it is still this owner's; then advance the subscription."""
+def finish_run(conn: Connection, run_id: int, *, owner: str, now: datetime, stories_: int,
+               body_html: str | None = None, status: str = "sent") -> bool:
+    """Mark a claimed run sent (keeping the digest as sent, for the archive) or skipped (nothing new and
+    the subscription skips empty digests), if it is still this owner's; then advance the subscription."""
     done = conn.execute(update(runs).where(runs.c.id == run_id, runs.c.owner == owner, runs.c.status == "claimed")
-                        .values(status="sent", sent_at=now, stories=stories_, error=None, lease_until=None)
+                        .values(status=status, sent_at=now, stories=stories_, error=None, lease_until=None,
+                                body_html=body_html)
                         .returning(runs.c.subscription_id, runs.c.window_end)).first()
     if done is None:
         return False
-    conn.execute(update(subscriptions).where(subscriptions.c.id == done.subscription_id).values(
-        last_sent_at=now, last_window_end=done.window_end, last_status="sent", last_error=None))
+    values = dict(last_window_end=done.window_end, last_status=status, last_error=None)
+    if status == "sent":
+        values["last_sent_at"] = now
+    conn.execute(update(subscriptions).where(subscriptions.c.id == done.subscription_id).values(**values))
     return True
+
+
+def archive(conn: Connection, *, limit: int = 100) -> list[Row]:
+    """Digests as sent, newest first (without their bodies)."""
+    return list(conn.execute(
+        select(runs.c.id, runs.c.subscription_id, runs.c.period, runs.c.sent_at, runs.c.stories, subscriptions.c.channel,
+               subscriptions.c.target)
+        .join(subscriptions, subscriptions.c.id == runs.c.subscription_id)
+        .where(runs.c.status == "sent", runs.c.body_html.is_not(None))
+        .order_by(runs.c.sent_at.desc(), runs.c.id.desc()).limit(limit)))
+
+
+def archived(conn: Connection, run_id: int) -> Row:
+    row = conn.execute(select(runs.c.id, runs.c.period, runs.c.body_html, runs.c.sent_at)
+                       .where(runs.c.id == run_id, runs.c.status == "sent", runs.c.body_html.is_not(None))).first()
+    if row is None:
+        raise NotFoundError(f"No archived digest {run_id}")
+    return row
 
 
 def fail_run(conn: Connection, run_id: int, *, owner: str, error: str, retry_at: datetime) -> None:

@@ -104,12 +104,13 @@ class FeedIn(BaseModel):
 
 
 class SubscriptionIn(BaseModel):
-    channel: Literal["email", "webhook", "dir"]
-    target: str = Field(max_length=2000)
+    channel: Literal["email", "webhook", "dir", "apprise"]
+    target: str = Field(max_length=2000, description="an email address, a webhook URL, a folder, or an Apprise URL")
     topics: list[str] | None = None
     at: str = Field("07:00", max_length=5)
     timezone: str = Field("UTC", max_length=64)
     format: Literal["text", "markdown", "html", "json"] = "html"
+    skip_empty: bool = Field(False, description="send nothing on a day with nothing new")
 
 
 class SubscriptionPatch(BaseModel):
@@ -381,9 +382,10 @@ def import_opml(db: DB, body: Annotated[str, Body(media_type="text/x-opml", max_
 # -- subscriptions and digests -------------------------------------------------------------------
 def _subscription(s, now: datetime) -> dict:  # noqa: ANN001
     next_at = None if s.paused else schedule.next_due(now, s.send_at, s.timezone)
-    return dict(id=s.id, channel=s.channel, target=s.target, topics=s.topics, at=s.send_at, timezone=s.timezone,
+    target = s.target.split("://", 1)[0] + "://…" if s.channel == "apprise" else s.target  # Apprise URLs carry tokens
+    return dict(id=s.id, channel=s.channel, target=target, topics=s.topics, at=s.send_at, timezone=s.timezone,
                 format=s.format, paused=s.paused, next_send=next_at, last_sent_at=s.last_sent_at,
-                last_status=s.last_status, last_error=s.last_error)
+                last_status=s.last_status, last_error=s.last_error, skip_empty=s.skip_empty)
 
 
 @router.get("/subscriptions", summary="Digest subscriptions with next send time and last status")
@@ -403,7 +405,8 @@ def add_subscription(request: Request, db: DB, body: SubscriptionIn) -> dict:
         if body.topics:
             digest_store.digest_topics(conn, body.topics)
         row = digest_store.add_subscription(conn, channel=body.channel, target=target, topics_=body.topics or None,
-                                            send_at=send_at, tz=body.timezone, fmt=body.format, now=now)
+                                            send_at=send_at, tz=body.timezone, fmt=body.format, now=now,
+                                            skip_empty=body.skip_empty)
     return _subscription(row, now)
 
 
@@ -418,6 +421,74 @@ def patch_subscription(db: DB, sub_id: RowId, body: SubscriptionPatch) -> dict:
 def delete_subscription(db: DB, sub_id: RowId) -> Response:
     with db.write() as conn:
         digest_store.remove_subscription(conn, sub_id)
+    return Response(status_code=204)
+
+
+# -- instant alerts ------------------------------------------------------------------------------
+class AlertIn(BaseModel):
+    url: str = Field(max_length=2000, description="an Apprise URL: ntfy://topic, tgram://token/chat, json://host/path, …")
+    topic: str | None = Field(None, description="a topic's slug; null for every topic")
+    min_outlets: int | None = Field(None, ge=2, le=1000, description="alert when a development reaches this many "
+                                    "outlets; null: alert on every new development")
+
+
+class AlertPatch(BaseModel):
+    paused: bool
+
+
+def _alert(a) -> dict:  # noqa: ANN001
+    from ..cli.alerts import describe
+
+    return describe(a)
+
+
+@router.get("/alerts", summary="Instant alerts (URLs shown by scheme only: they carry tokens)")
+def list_alerts(db: DB) -> list[dict]:
+    from ..store import alerts as alert_store
+
+    with db.read() as conn:
+        return [_alert(a) for a in alert_store.list_alerts(conn)]
+
+
+@router.post("/alerts", status_code=201, dependencies=Write, summary="Push a notification when a topic moves")
+def add_alert(db: DB, settings: SettingsDep, body: AlertIn) -> dict:
+    from ..alerts import check_alert_url
+    from ..store import alerts as alert_store
+
+    url = check_alert_url(body.url, settings)
+    with db.write() as conn:
+        topic_id = topic_store.get_topic(conn, body.topic).id if body.topic else None
+        row = alert_store.add_alert(conn, url=url, topic_id=topic_id, trigger="outlets" if body.min_outlets else "new",
+                                    min_outlets=body.min_outlets, now=utcnow())
+    return _alert(row)
+
+
+@router.patch("/alerts/{alert_id}", dependencies=Write, summary="Pause or resume an alert")
+def patch_alert(db: DB, alert_id: RowId, body: AlertPatch) -> dict:
+    from ..store import alerts as alert_store
+
+    with db.write() as conn:
+        return _alert(alert_store.set_paused(conn, alert_id, body.paused))
+
+
+@router.post("/alerts/{alert_id}/test", dependencies=Write, summary="Send one test notification through an alert")
+def test_alert(db: DB, settings: SettingsDep, alert_id: RowId) -> dict:
+    from ..alerts import push
+    from ..store import alerts as alert_store
+
+    with db.read() as conn:
+        alert = alert_store.get_alert(conn, alert_id)
+    push(alert.url, "Followup test notification", f"Alert {alert.id} ({alert.topic or 'every topic'}) reaches you.",
+         settings)
+    return dict(sent=True)
+
+
+@router.delete("/alerts/{alert_id}", status_code=204, dependencies=Write, summary="Delete an alert")
+def delete_alert(db: DB, alert_id: RowId) -> Response:
+    from ..store import alerts as alert_store
+
+    with db.write() as conn:
+        alert_store.remove_alert(conn, alert_id)
     return Response(status_code=204)
 
 

@@ -331,11 +331,28 @@ def _pages(app: FastAPI) -> None:
 
     @app.get("/subscriptions", response_class=HTMLResponse, include_in_schema=False)
     def subscriptions_page(request: Request) -> HTMLResponse:
+        from ..store import alerts as alert_store
+
         with request.app.state.db.read() as conn:
             subs = digest_store.list_subscriptions(conn)
             topics = topic_store.list_topics(conn)
+            alerts = [api._alert(a) for a in alert_store.list_alerts(conn)]
         now = utcnow()
-        return render(request, "subscriptions.html", subs=[api._subscription(s, now) for s in subs], topics=topics)
+        return render(request, "subscriptions.html", subs=[api._subscription(s, now) for s in subs], topics=topics,
+                      alerts=alerts)
+
+    @app.get("/digests/archive", response_class=HTMLResponse, include_in_schema=False)
+    def digest_archive(request: Request) -> HTMLResponse:
+        with request.app.state.db.read() as conn:
+            runs = digest_store.archive(conn)
+        return render(request, "archive.html", runs=runs)
+
+    @app.get("/digests/archive/{run_id}", response_class=HTMLResponse, include_in_schema=False)
+    def archived_digest(request: Request, run_id: int) -> HTMLResponse:
+        """A digest as it was sent (our own HTML rendering, its feed text escaped when it was made)."""
+        with request.app.state.db.read() as conn:
+            row = digest_store.archived(conn, run_id)
+        return HTMLResponse(row.body_html)
 
     @app.get("/topics", include_in_schema=False)
     def topics_index() -> RedirectResponse:

@@ -39,7 +39,7 @@ def test_subscriptions_add_list_pause_remove(cli, db_url, tmp_path):
 def test_bad_subscriptions_get_one_sentence(cli, db_url, tmp_path):
     dbarg = setup(cli, db_url, tmp_path)
     cases = [
-        (["--email", "a@b.co", "--dir", "x"], "exactly one of --email, --webhook or --dir"),
+        (["--email", "a@b.co", "--dir", "x"], "exactly one of --email, --webhook, --dir or --apprise"),
         (["--email", "not-an-address"], "is not an email address"),
         (["--webhook", "ftp://x"], "is not an http:// or https:// URL"),
         (["--dir", "x", "--tz", "Mars/Base"], "is not a time zone name"),

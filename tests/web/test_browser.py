@@ -297,3 +297,41 @@ def test_rename_pause_and_delete_a_topic(site, browser):
     assert httpx.get(site + "/api/topics/chips").status_code == 404
     assert not errors, errors
     page.close()
+
+
+def test_an_apprise_alert_added_by_form_reaches_a_loopback_receiver(site, browser):
+    """Instant alerts in the browser: add one by form (Apprise's json:// to a loopback receiver), send its
+    test, see the receiver get it; a bad URL is one sentence; pause and remove it."""
+    from tests.digest.test_alerts import Receiver
+
+    receiver = Receiver()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: d.accept())
+    try:
+        page.goto(site + "/subscriptions")
+        page.get_by_label("Notification URL (Apprise)").fill("nonsense://x")
+        page.click("#alert-add")
+        page.wait_for_function("document.getElementById('alert-msg').textContent.length > 0")
+        assert "not a notification URL" in page.inner_text("#alert-msg")
+        page.get_by_label("Notification URL (Apprise)").fill(receiver.url)
+        page.get_by_label("Topic", exact=True).select_option("gsomia")
+        page.get_by_label("Only at N outlets (optional)").fill("3")
+        page.click("#alert-add")
+        page.wait_for_selector("tr[data-alert]")
+        row = page.locator("tr[data-alert]").first
+        assert "json://…" in row.inner_text() and "gsomia" in row.inner_text() and "reaches 3 outlets" in row.inner_text()
+        assert "127.0.0.1" not in row.inner_text()  # the URL's tokens and host are not shown
+        row.get_by_role("button", name="Test").first.click()
+        page.wait_for_function("document.getElementById('alert-msg').textContent.startsWith('Test notification sent')")
+        assert len(receiver.received) == 1 and receiver.received[0]["title"] == "Followup test notification"
+        shot(page, "alerts")
+        page.locator("tr[data-alert]").first.get_by_role("button", name="Pause").click()
+        page.wait_for_function("document.querySelector('tr[data-alert] .alert-last').textContent.startsWith('paused')")
+        page.locator("tr[data-alert]").first.get_by_role("button", name="Remove").click()
+        page.wait_for_function("document.querySelectorAll('tr[data-alert]').length === 0")
+        assert not errors, errors
+    finally:
+        page.close()
+        receiver.close()

@@ -1,0 +1,138 @@
+"""Instant alerts through Apprise (one URL for ntfy, Telegram, Slack, Matrix, Discord, Gotify, Pushover, a
+JSON webhook, …): after each poll cycle, each alert pushes the developments that are new on its topic (or
+on any topic), or that have reached its number of outlets. A development is pushed once per alert: the
+log row is written before the push (at most once; a push that fails is taken back and tried next cycle).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .config import Settings
+from .db import Database
+from .errors import DeliveryError, InvalidInputError
+from .models import utcnow
+from .net import BlockedAddressError, check_url_host
+from .store import alerts as alert_store
+from .store import topics as topic_store
+
+log = logging.getLogger(__name__)
+
+TRIGGERS = ("new", "outlets")
+RECENT = timedelta(days=2)  # older news arriving now (a backfill, a late feed) is not "new"
+# Apprise schemes whose host is wherever the user points it (a self-hosted server): checked like a feed
+# URL, so an alert cannot be aimed at this machine's private network unless that is allowed.
+SELF_HOSTED = {"json", "jsons", "xml", "xmls", "form", "forms", "ntfy", "ntfys", "gotify", "gotifys", "matrix",
+               "matrixs", "mmost", "mmosts", "rocket", "rockets", "apprise", "apprises", "ncloud", "nclouds",
+               "mastodon", "mastodons", "misskey", "misskeys", "signal", "signals", "home", "homes"}
+
+
+def check_alert_url(url: str, settings: Settings) -> str:
+    """An Apprise URL that Apprise understands and that does not point into a private network (unless
+    FOLLOWUP_ALLOW_PRIVATE_HOSTS); raises InvalidInputError with one sentence."""
+    import apprise
+
+    url = (url or "").strip()
+    if not url:
+        raise InvalidInputError("The notification URL is empty (e.g. ntfy://my-topic or tgram://bot-token/chat-id)")
+    plugin = apprise.Apprise.instantiate(url)
+    if plugin is None:
+        raise InvalidInputError(f"{_redact(url)} is not a notification URL Apprise knows "
+                                "(see https://github.com/caronc/apprise/wiki)")
+    scheme = url.split("://", 1)[0].lower()
+    host = getattr(plugin, "host", None)
+    if scheme in SELF_HOSTED and host:
+        port = getattr(plugin, "port", None)
+        try:
+            check_url_host(f"http://{host}" + (f":{port}" if port else "") + "/",
+                           allow_private=settings.allow_private_hosts)
+        except BlockedAddressError as exc:
+            raise InvalidInputError(f"Refused: {exc} (set FOLLOWUP_ALLOW_PRIVATE_HOSTS=true to allow)") from None
+    return url
+
+
+def _redact(url: str) -> str:
+    """An Apprise URL carries tokens: show the scheme and the start only."""
+    return url.split("://", 1)[0] + "://…" if "://" in url else "the URL"
+
+
+def push(url: str, title: str, body: str, settings: Settings) -> None:
+    """Send one notification; DeliveryError with Apprise's reason when it fails."""
+    import apprise
+
+    check_alert_url(url, settings)
+    notifier = apprise.Apprise()
+    notifier.add(url)
+    with apprise.LogCapture(level=logging.WARNING) as captured:
+        ok = notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
+    if not ok:
+        reason = " ".join(captured.getvalue().split())[:300] or "no reason given"
+        raise DeliveryError(f"The notification to {_redact(url)} failed: {reason}")
+
+
+@dataclass(frozen=True)
+class Pushed:
+    alert_id: int
+    topic: str
+    development_id: int
+    ok: bool
+    detail: str
+
+
+def message(topic_name: str, slug: str, trigger: str, headline: str, row, settings: Settings) -> tuple[str, str]:  # noqa: ANN001
+    """Title and text of one alert."""
+    if trigger == "new":
+        title = f"New on {topic_name}: {headline}"
+    else:
+        title = f"{row.outlets} outlets on {topic_name}: {headline}"
+    first = row.first if not isinstance(row.first, str) else datetime.fromisoformat(row.first)
+    lines = [headline, f"{first:%Y-%m-%d %H:%M} UTC · {row.outlets} outlet{'s' if row.outlets != 1 else ''} · "
+                       f"{row.entries} entr{'ies' if row.entries != 1 else 'y'}"]
+    if settings.public_url:
+        lines.append(f"{settings.public_url.rstrip('/')}/topics/{slug}/developments/{row.development_id}")
+    return title[:250], "\n".join(lines)
+
+
+class AlertService:
+    def __init__(self, db: Database, settings: Settings):
+        self.db = db
+        self.settings = settings
+
+    def tick(self, now: datetime | None = None) -> list[Pushed]:
+        """Push what is due for every active alert; one failing alert does not stop the others."""
+        from .store import developments as development_store
+        from .stories.develop import headline_index
+
+        now = now or utcnow()
+        done: list[Pushed] = []
+        with self.db.read() as conn:
+            active = alert_store.list_alerts(conn, active_only=True)
+        for alert in active:
+            with self.db.read() as conn:
+                due = alert_store.candidates(conn, alert, since=now - RECENT)
+                names = {t.id: t for t in topic_store.list_topics(conn)}
+            for row in due:
+                topic = names.get(row.topic_id)
+                if topic is None:
+                    continue
+                with self.db.write() as conn:
+                    if not alert_store.claim(conn, alert.id, row.topic_id, row.development_id, now):
+                        continue
+                    members = development_store.development_entries(conn, row.topic_id, [row.development_id])
+                own = members.get(row.development_id, [])
+                headline = own[headline_index([e.published_at for e in own])].title if own else "(untitled)"
+                title, body = message(topic.name, topic.slug, alert.trigger, headline, row, self.settings)
+                try:
+                    push(alert.url, title, body, self.settings)
+                except (DeliveryError, InvalidInputError) as exc:
+                    with self.db.write() as conn:
+                        alert_store.release(conn, alert.id, row.topic_id, row.development_id)
+                        alert_store.record(conn, alert.id, error=str(exc))
+                    done.append(Pushed(alert.id, topic.slug, row.development_id, False, str(exc)))
+                    break  # this alert's target is failing: the rest waits for the next cycle
+                with self.db.write() as conn:
+                    alert_store.record(conn, alert.id, sent_at=utcnow())
+                done.append(Pushed(alert.id, topic.slug, row.development_id, True, title))
+        return done

@@ -1,0 +1,112 @@
+"""Instant alerts: their definitions, and the log that keeps each development from being pushed twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, Row, delete, distinct, func, select, tuple_, update
+
+from ..errors import NotFoundError
+from ..models import Alert, AlertSent, Entry, Feed, Match, Topic
+from ._sql import insert
+
+alerts = Alert.__table__
+log = AlertSent.__table__
+matches = Match.__table__
+entries = Entry.__table__
+feeds = Feed.__table__
+topics = Topic.__table__
+OUTLET = func.coalesce(feeds.c.title, entries.c.source, feeds.c.url)
+
+
+def add_alert(conn: Connection, *, url: str, topic_id: int | None, trigger: str, min_outlets: int | None,
+              now: datetime) -> Row:
+    new_id = conn.execute(alerts.insert().values(url=url, topic_id=topic_id, trigger=trigger, min_outlets=min_outlets,
+                                                 paused=False, created_at=now).returning(alerts.c.id)).scalar_one()
+    return get_alert(conn, new_id)
+
+
+def _listing():  # noqa: ANN202
+    return select(alerts, topics.c.slug.label("topic")).outerjoin(topics, topics.c.id == alerts.c.topic_id)
+
+
+def get_alert(conn: Connection, alert_id: int) -> Row:
+    row = conn.execute(_listing().where(alerts.c.id == alert_id)).first()
+    if row is None:
+        raise NotFoundError(f"No alert {alert_id}")
+    return row
+
+
+def list_alerts(conn: Connection, *, active_only: bool = False) -> list[Row]:
+    stmt = _listing().order_by(alerts.c.id)
+    if active_only:
+        stmt = stmt.where(alerts.c.paused.is_(False))
+    return list(conn.execute(stmt))
+
+
+def remove_alert(conn: Connection, alert_id: int) -> Row:
+    row = get_alert(conn, alert_id)
+    conn.execute(delete(log).where(log.c.alert_id == alert_id))
+    conn.execute(delete(alerts).where(alerts.c.id == alert_id))
+    return row
+
+
+def set_paused(conn: Connection, alert_id: int, paused: bool) -> Row:
+    get_alert(conn, alert_id)
+    conn.execute(update(alerts).where(alerts.c.id == alert_id).values(paused=paused))
+    return get_alert(conn, alert_id)
+
+
+def record(conn: Connection, alert_id: int, *, sent_at: datetime | None = None, error: str | None = None) -> None:
+    values = {"last_error": error}
+    if sent_at is not None:
+        values["last_sent_at"] = sent_at
+    conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
+
+
+def candidates(conn: Connection, alert: Row, *, since: datetime) -> list[Row]:
+    """The developments this alert should push and has not: those with an entry published since `since` and
+    matched after the alert was made, that are new (first entry since `since`) or have reached the
+    alert's number of outlets. Oldest first."""
+    touched = (select(matches.c.topic_id, matches.c.development_id)
+               .where(matches.c.published_at >= since, matches.c.matched_at >= alert.created_at,
+                      matches.c.development_id.is_not(None)))
+    if alert.topic_id is not None:
+        touched = touched.where(matches.c.topic_id == alert.topic_id)
+    pairs = {(r.topic_id, r.development_id) for r in conn.execute(touched.distinct())}
+    if not pairs:
+        return []
+    stmt = (select(matches.c.topic_id, matches.c.development_id, func.min(matches.c.published_at).label("first"),
+                   func.max(matches.c.published_at).label("last"), func.count().label("entries"),
+                   func.count(distinct(OUTLET)).label("outlets"))
+            .select_from(matches.join(entries, entries.c.id == matches.c.entry_id)
+                         .outerjoin(feeds, feeds.c.id == entries.c.feed_id))
+            .where(tuple_(matches.c.topic_id, matches.c.development_id).in_(sorted(pairs)))
+            .group_by(matches.c.topic_id, matches.c.development_id))
+    sent = set(conn.execute(select(log.c.development_id).where(log.c.alert_id == alert.id)).scalars())
+    out = []
+    for r in sorted(conn.execute(stmt), key=lambda r: (r.development_id, r.topic_id)):
+        if r.development_id in sent:  # pushed already, or the same event on another topic this cycle
+            continue
+        first = r.first if not isinstance(r.first, str) else datetime.fromisoformat(r.first)
+        if first.tzinfo is None:
+            from datetime import timezone
+
+            first = first.replace(tzinfo=timezone.utc)
+        if alert.trigger == "new" and first >= since or \
+                alert.trigger == "outlets" and r.outlets >= (alert.min_outlets or 1):
+            out.append(r)
+            sent.add(r.development_id)
+    return sorted(out, key=lambda r: (str(r.first), r.development_id))
+
+
+def claim(conn: Connection, alert_id: int, topic_id: int, development_id: int, now: datetime) -> bool:
+    """Write the log row before pushing: False when it is there already (another worker, an earlier cycle)."""
+    stmt = insert(conn, log).values(alert_id=alert_id, topic_id=topic_id, development_id=development_id, sent_at=now)
+    inserted = stmt.on_conflict_do_nothing(index_elements=["alert_id", "development_id"]).returning(log.c.id)
+    return conn.execute(inserted).first() is not None
+
+
+def release(conn: Connection, alert_id: int, topic_id: int, development_id: int) -> None:
+    """A push that failed: take the claim back so the next cycle tries again."""
+    conn.execute(delete(log).where(log.c.alert_id == alert_id, log.c.development_id == development_id))

@@ -1,0 +1,205 @@
+"""Instant alerts through Apprise, end to end: real feeds polled from a loopback server by the service's
+own poll cycle, and Apprise's json:// notifier posting to a loopback receiver (a real HTTP server)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from datetime import timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from service.alerts import AlertService, check_alert_url
+from service.config import Settings
+from service.errors import InvalidInputError
+from service.models import utcnow
+from service.scheduler import Service
+from service.store import alerts as alert_store
+from service.store import feeds as feed_store
+from service.store import topics as topic_store
+from tests.feedserver import FeedServer
+
+RSS = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{feed}</title>{items}</channel></rss>"""
+ITEM = "<item><title>{title}</title><link>{link}</link><description>{summary}</description><pubDate>{date}</pubDate></item>"
+
+
+class Receiver:
+    """A loopback HTTP server that keeps what Apprise's json:// posts (or answers 500 when told to)."""
+
+    def __init__(self):
+        self.received: list[dict] = []
+        self.fail = False
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # noqa: ANN002
+                pass
+
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if outer.fail:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                outer.received.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def seed_topics(db, tmp_path):
+    """The seed topics without the seed feeds (those are real outlets on the internet)."""
+    import shutil
+
+    from service.seeds import load_seeds
+
+    
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    shutil.copy(Settings().seeds_dir / "topics.toml", folder / "topics.toml")
+    (folder / "feeds.opml").write_text('<opml version="2.0"><head/><body/></opml>', encoding="utf-8")
+    load_seeds(db, folder)
+
+
+def write_feed(path, feed, items):
+    now = utcnow()
+    body = "".join(ITEM.format(title=t, link=link, summary=s, date=format_datetime(now - timedelta(hours=h)))
+                   for t, link, s, h in items)
+    path.write_text(RSS.format(feed=feed, items=body), encoding="utf-8")
+
+
+def test_a_new_development_is_pushed_within_one_poll_cycle_and_never_twice(db, settings, tmp_path, receiver):
+    seed_topics(db, tmp_path)
+    yonhap, guardian = tmp_path / "yonhap.xml", tmp_path / "guardian.xml"
+    write_feed(yonhap, "Yonhap", [("Seoul says it will keep the GSOMIA intelligence pact with Tokyo",
+                                   "https://yna.example/1", "The military intelligence-sharing pact stays.", 2)])
+    write_feed(guardian, "Guardian", [("Unrelated: stocks rally", "https://g.example/0", "Markets.", 3)])
+    server = FeedServer({"yonhap.xml": yonhap, "guardian.xml": guardian}).start()
+    try:
+        with db.write() as conn:
+            for name in ("yonhap.xml", "guardian.xml"):
+                feed_store.add_feed(conn, server.url(f"/feed/{name}"))
+            gsomia = topic_store.get_topic(conn, "gsomia")
+            alert_store.add_alert(conn, url=receiver.url, topic_id=gsomia.id, trigger="new", min_outlets=None, now=utcnow())
+            alert_store.add_alert(conn, url=receiver.url, topic_id=None, trigger="outlets", min_outlets=2, now=utcnow())
+        service = Service(db, settings, report=lambda line: None)
+        asyncio.run(service.tick())  # one poll cycle: the feeds are read and the alert goes out
+        assert len(receiver.received) == 1
+        first = receiver.received[0]
+        assert first["title"].startswith("New on ") and "GSOMIA" in first["title"]
+        assert "1 outlet" in first["message"]
+
+        asyncio.run(service.tick())  # nothing new: nothing pushed again
+        assert len(receiver.received) == 1
+
+        # A second outlet reports the same event: the 2-outlet alert fires, once; "new" does not repeat.
+        write_feed(guardian, "Guardian", [("South Korea keeps GSOMIA intelligence-sharing pact with Japan",
+                                           "https://g.example/1", "Seoul will stay in the pact.", 1)])
+        with db.write() as conn:
+            for f in feed_store.list_feeds(conn):
+                feed_store.enable_feed(conn, f.id)  # due now
+        asyncio.run(service.tick())
+        titles = [r["title"] for r in receiver.received]
+        assert len(titles) == 2 and titles[1].startswith("2 outlets on "), titles
+        asyncio.run(service.tick())
+        assert len(receiver.received) == 2
+    finally:
+        server.stop()
+
+
+def test_a_failing_target_is_tried_again_and_then_sends_once(db, settings, tmp_path, receiver):
+    seed_topics(db, tmp_path)
+    feed = tmp_path / "kh.xml"
+    write_feed(feed, "Korea Herald", [("Japan and South Korea hold talks on wartime forced labor compensation",
+                                       "https://kh.example/1", "Victims of forced labour.", 1)])
+    from service.feeds.refresh import Pipeline
+
+    with db.write() as conn:
+        alert_store.add_alert(conn, url=receiver.url, topic_id=None, trigger="new", min_outlets=None,
+                              now=utcnow() - timedelta(minutes=1))
+    Pipeline(db, settings).ingest_file(feed)
+    receiver.fail = True
+    failed = AlertService(db, settings).tick()
+    assert failed and not failed[0].ok and "failed" in failed[0].detail
+    with db.read() as conn:
+        (alert,) = alert_store.list_alerts(conn)
+    assert alert.last_error and alert.last_sent_at is None
+    receiver.fail = False
+    sent = AlertService(db, settings).tick()
+    assert [p.ok for p in sent] and all(p.ok for p in sent)
+    assert len(receiver.received) == len(sent) >= 1
+    assert AlertService(db, settings).tick() == []
+
+
+def test_alert_urls_are_checked(settings):
+    closed = Settings(database_url=settings.database_url, allow_private_hosts=False)
+    with pytest.raises(InvalidInputError, match="not a notification URL"):
+        check_alert_url("nonsense://x", closed)
+    with pytest.raises(InvalidInputError, match="Refused"):
+        check_alert_url("json://127.0.0.1:9/hook", closed)  # this machine's own network
+    with pytest.raises(InvalidInputError, match="empty"):
+        check_alert_url("  ", closed)
+    assert check_alert_url("ntfy://followup-gsomia", closed) == "ntfy://followup-gsomia"  # ntfy.sh
+
+
+def test_a_digest_through_apprise_then_skipped_when_empty_and_kept_in_the_archive(digest_db, receiver):
+    """The digest pushed through Apprise's json:// to a loopback receiver; the next day has nothing new
+    and the subscription skips empty digests: nothing is sent, the run says so; the sent one is archived."""
+    from datetime import datetime, timezone
+
+    from service.digest.runner import DigestService
+    from service.store import digests as store
+
+    from .test_delivery import WINDOW, subscribe
+
+    db, settings = digest_db
+    sub_id = subscribe(db, "apprise", receiver.url, last_window_end=WINDOW[0])
+    with db.write() as conn:
+        conn.execute(store.subscriptions.update().where(store.subscriptions.c.id == sub_id).values(skip_empty=True))
+    svc = DigestService(db, settings, owner="s")
+    now = datetime(2023, 3, 6, 22, 0, 5, tzinfo=timezone.utc)
+    (first,) = svc.tick(now)
+    assert first.status == "sent" and len(receiver.received) == 1
+    pushed = receiver.received[0]
+    assert pushed["title"].startswith("Followup digest") and "plan to compensate Japan forced labor" in pushed["message"]
+    (second,) = svc.tick(now + timedelta(days=1))  # 7 March: nothing new in the window
+    assert second.status == "skipped" and len(receiver.received) == 1
+    assert svc.tick(now + timedelta(days=1, minutes=5)) == []  # a skipped day is done, not retried
+    with db.read() as conn:
+        sub = store.get_subscription(conn, sub_id)
+        assert sub.last_status == "skipped" and sub.last_sent_at == now
+        (archived,) = store.archive(conn)
+        assert archived.period == "2023-03-07" and archived.stories >= 1
+        assert "plan to compensate Japan forced labor" in store.archived(conn, archived.id).body_html
+
+    from fastapi.testclient import TestClient
+
+    from service.web.app import create_app
+
+    with TestClient(create_app(settings.model_copy(update={"allowed_hosts": "testserver"}), db)) as client:
+        page = client.get("/digests/archive").text
+        assert "2023-03-07" in page and f"/digests/archive/{archived.id}" in page
+        assert "plan to compensate Japan forced labor" in client.get(f"/digests/archive/{archived.id}").text
+        assert client.get("/digests/archive/999999").status_code == 404
+        subs = client.get("/api/subscriptions").json()
+        assert subs[0]["target"] == "json://…" and subs[0]["skip_empty"] is True  # the URL's tokens stay hidden
