@@ -257,6 +257,19 @@ class DigestRun(Base):
     __table_args__ = (UniqueConstraint("subscription_id", "period", name="uq_digest_runs_subscription_period"),)
 
 
+class DevelopmentRead(Base):
+    """A development the reader has marked read on a topic's page (migration 0011): its "new" badge goes."""
+
+    __tablename__ = "development_reads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
+    development_id: Mapped[int] = mapped_column(Integer)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("topic_id", "development_id", name="uq_development_reads"),)
+
+
 class Alert(Base):
     """An instant alert (migration 0011): pushed through an Apprise URL within one poll cycle when a topic
     (or any topic) gets a new development, or when a development reaches `min_outlets` outlets."""

@@ -310,3 +310,34 @@ def test_adding_a_topic_to_an_archive_previews_what_it_will_match(cli, dbarg, da
     previewed = int(out.split("Would have matched ")[1].split()[0])
     matched = int(out.split("Matched ")[1].split()[0])
     assert previewed == matched > 0 and "in all stored entries" in out
+
+
+def test_a_dismissed_match_leaves_the_topic_and_stays_out(cli, dbarg, data_dir):
+    """`not relevant` on a match takes it out of the topic (matches, developments, counts) and re-matching
+    after an edit does not bring it back; `relevant` on an entry the query misses makes it a match, placed
+    in a development."""
+    ok(cli("ingest", *dbarg, str(data_dir / "feeds/embedded_extracted")))
+    ok(cli("topics", "add", "korea-news", "--name", "Korea", "--query", "korea* OR seoul", "--no-preview", *dbarg))
+    rows = json.loads(ok(cli("matches", "--topic", "korea-news", "--format", "json", *dbarg)))
+    gone = rows[0]["entry_id"]
+    ok(cli("topics", "label", "korea-news", str(gone), "--not-relevant", *dbarg))
+    after = json.loads(ok(cli("matches", "--topic", "korea-news", "--format", "json", *dbarg)))
+    assert gone not in {r["entry_id"] for r in after} and len(after) == len(rows) - 1
+    ok(cli("topics", "edit", "korea-news", "--query", "korea* OR seoul OR pyongyang", *dbarg))  # re-matches
+    again = json.loads(ok(cli("matches", "--topic", "korea-news", "--format", "json", *dbarg)))
+    assert gone not in {r["entry_id"] for r in again}
+    from sqlalchemy import text
+
+    from service.db import Database
+
+    db = Database(dbarg[1])
+    with db.read() as conn:
+        other = conn.execute(text("SELECT id FROM entries WHERE lower(title) NOT LIKE '%korea%' AND lower(title) "
+                                  "NOT LIKE '%seoul%' AND lower(title) NOT LIKE '%pyongyang%' LIMIT 1")).scalar()
+    ok(cli("topics", "label", "korea-news", str(other), "--relevant", *dbarg))
+    added = json.loads(ok(cli("matches", "--topic", "korea-news", "--format", "json", *dbarg)))
+    assert other in {r["entry_id"] for r in added}
+    with db.read() as conn:
+        placed = conn.execute(text("SELECT development_id FROM matches WHERE entry_id = :e"), {"e": other}).scalar()
+    db.dispose()
+    assert placed is not None

@@ -1,4 +1,5 @@
-"""Instant alerts and the digest archive (issue 15): `alerts` (an Apprise URL, a topic or all, a trigger:
+"""Instant alerts, read state and the digest archive (issue 15): `development_reads` (a development the
+reader marked read on a topic), `alerts` (an Apprise URL, a topic or all, a trigger:
 a new development or one that reaches N outlets) and `alert_log` (each development pushed once per alert,
 written before the push); subscriptions.skip_empty (send nothing on a day with nothing new) and
 digest_runs.body_html (the digest as sent, for the archive page).
@@ -25,6 +26,14 @@ def upgrade() -> None:
     with op.batch_alter_table("digest_runs") as batch:
         batch.add_column(sa.Column("body_html", sa.Text, nullable=True))
     op.create_table(
+        "development_reads",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("topic_id", sa.Integer, sa.ForeignKey("topics.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("development_id", sa.Integer, nullable=False),
+        sa.Column("read_at", UTCDateTime, nullable=False),
+        sa.UniqueConstraint("topic_id", "development_id", name="uq_development_reads"),
+    )
+    op.create_table(
         "alerts",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("topic_id", sa.Integer, sa.ForeignKey("topics.id", ondelete="CASCADE"), nullable=True),
@@ -50,6 +59,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("alert_log")
     op.drop_table("alerts")
+    op.drop_table("development_reads")
     with op.batch_alter_table("digest_runs") as batch:
         batch.drop_column("body_html")
     with op.batch_alter_table("subscriptions") as batch:

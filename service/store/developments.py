@@ -136,3 +136,29 @@ def development_first_seen(conn: Connection, keys: list[tuple[int, int]]) -> dic
         for r in conn.execute(stmt):
             out[(r.topic_id, r.development_id)] = r.first
     return out
+
+
+def mark_read(conn: Connection, topic_id: int, development_ids: list[int], now: datetime) -> int:
+    """Mark a topic's developments read (their "new" badge goes); returns how many were not read before."""
+    from ..models import DevelopmentRead
+    from ._sql import insert
+
+    reads = DevelopmentRead.__table__
+    done = 0
+    for batch in chunks(sorted(set(development_ids))):
+        stmt = insert(conn, reads).on_conflict_do_nothing(index_elements=["topic_id", "development_id"])
+        done += len(conn.execute(stmt.returning(reads.c.id),
+                                 [dict(topic_id=topic_id, development_id=d, read_at=now) for d in batch]).all())
+    return done
+
+
+def read_developments(conn: Connection, topic_id: int, development_ids: list[int]) -> set[int]:
+    """Which of these developments the reader has marked read."""
+    from ..models import DevelopmentRead
+
+    reads = DevelopmentRead.__table__
+    out: set[int] = set()
+    for batch in chunks(development_ids):
+        out.update(conn.execute(select(reads.c.development_id).where(
+            reads.c.topic_id == topic_id, reads.c.development_id.in_(batch))).scalars())
+    return out

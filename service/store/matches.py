@@ -31,7 +31,9 @@ class NewMatch:
 
 
 def insert_matches(conn: Connection, rows: list[NewMatch], now: datetime) -> int:
-    """Insert matches; an existing (topic, entry) pair is left as it is. Returns how many were new."""
+    """Insert matches; an existing (topic, entry) pair is left as it is, and a pair the reader marked not
+    relevant (a dismissed match, topic_labels) is not matched again. Returns how many were new."""
+    rows = _not_dismissed(conn, rows)
     published: dict[int, datetime] = {}
     for batch in chunks(sorted({m.entry_id for m in rows if m.published_at is None})):
         published.update(conn.execute(select(entries.c.id, entries.c.published_at).where(entries.c.id.in_(batch))).all())
@@ -45,6 +47,24 @@ def insert_matches(conn: Connection, rows: list[NewMatch], now: datetime) -> int
         for batch in chunks(new_ids):
             copy_search_vectors(conn, match_ids=batch)
     return len(new_ids)
+
+
+def _not_dismissed(conn: Connection, rows: list[NewMatch]) -> list[NewMatch]:
+    from ..models import TopicLabel
+
+    labels = TopicLabel.__table__
+    dismissed: set[tuple[int, int]] = set()
+    for batch in chunks(sorted({m.entry_id for m in rows})):
+        dismissed.update(conn.execute(select(labels.c.topic_id, labels.c.entry_id)
+                                      .where(labels.c.entry_id.in_(batch), labels.c.relevant.is_(False))).all())
+    return [m for m in rows if (m.topic_id, m.entry_id) not in dismissed] if dismissed else rows
+
+
+def remove_match(conn: Connection, topic_id: int, entry_id: int) -> bool:
+    """Take one match away (the reader dismissed it); False if there was none."""
+    from sqlalchemy import delete
+
+    return conn.execute(delete(matches).where(matches.c.topic_id == topic_id, matches.c.entry_id == entry_id)).rowcount > 0
 
 
 def copy_search_vectors(conn: Connection, *, match_ids: list[int] | None = None,

@@ -174,8 +174,21 @@ def label(db: Database, slug: str, entry_ref: str, relevant: bool) -> tuple[int,
     """Record one label; returns (entry id, title)."""
     from ..store import entries as entry_store
 
+    from ..models import utcnow
+    from ..store import matches as match_store
+
     with db.write() as conn:
         topic = topic_store.get_topic(conn, slug)
         entry = entry_store.get_entry(conn, entry_ref)
         label_store.set_label(conn, topic.id, entry.id, relevant)
+        if relevant:  # the reader says it belongs: it is matched (and placed in a development below)
+            added = match_store.insert_matches(conn, [match_store.NewMatch(topic.id, entry.id, 1.0, ["marked relevant"])],
+                                               utcnow())
+        else:  # dismissed: out of the topic's developments, digests and Atom, and not matched again
+            match_store.remove_match(conn, topic.id, entry.id)
+            added = 0
+    if added:
+        from ..feeds.refresh import assign_developments
+
+        assign_developments(db, [topic.id])
     return entry.id, entry.title

@@ -210,6 +210,26 @@ def list_labels(db: DB, slug: str) -> dict:
                         for r in rows], score=_label_score(score_labels(db, slug)))
 
 
+class ReadIn(BaseModel):
+    development_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    all_since: str | None = Field(None, max_length=40, description="mark every development active since this age "
+                                  "(90d) or date read")
+
+
+@router.post("/topics/{slug}/read", dependencies=Write, summary="Mark developments read (their \"new\" badge goes)")
+def mark_read(db: DB, slug: str, body: ReadIn) -> dict:
+    from ..store import developments as development_store
+
+    with db.write() as conn:
+        topic = topic_store.get_topic(conn, slug)
+        ids = list(body.development_ids)
+        if body.all_since is not None:
+            ids += [d["id"] for d in development_store.list_developments(conn, topic.id, since=_when(body.all_since),
+                                                                         limit=10_000)]
+        marked = development_store.mark_read(conn, topic.id, ids, utcnow())
+    return dict(marked=marked)
+
+
 class LearnIn(BaseModel):
     meaning: Literal["guard", "boost", "only"] | None = None
     apply: bool = False

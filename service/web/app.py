@@ -272,6 +272,12 @@ def _pages(app: FastAPI) -> None:
         if summary["last_match"] and summary["chart_end"] < now.date() - timedelta(days=1):
             since_at = min(since_at, parse_when(summary["chart_start"].isoformat()))
         stories = load_stories(db, topic=slug, since=since_at, until=None, limit=100)
+        from ..store import developments as development_store
+
+        with db.read() as conn:
+            read = development_store.read_developments(conn, topic.id, [s["id"] for s in stories])
+        for s in stories:
+            s["read"] = s["id"] in read
         results = None
         if q:
             with db.read() as conn:

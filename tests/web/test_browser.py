@@ -121,10 +121,15 @@ def test_see_search_add_and_follow_topics_in_a_browser(site, browser):
 
 def test_phone_width_has_no_horizontal_scroll(site, browser):
     page = browser.new_page(viewport={"width": 375, "height": 800})
-    for path in ("/", "/topics/forced-labor", "/search?q=korea", "/topics/new", "/feeds", "/subscriptions"):
+    page.goto(site + "/topics/forced-labor")
+    development = page.locator(".story strong a").first.get_attribute("href")
+    for path in ("/", "/topics/forced-labor", development, "/search?q=korea", "/topics/new", "/feeds",
+                 "/subscriptions", "/digests/archive"):
         page.goto(site + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, (path, width)
+        name = path.strip("/").split("?")[0].replace("/", "-") or "home"
+        shot(page, f"{'development' if 'developments' in path else name}-375px")
     page.goto(site + "/")
     shot(page, "home-375px")
     page.close()
@@ -335,3 +340,24 @@ def test_an_apprise_alert_added_by_form_reaches_a_loopback_receiver(site, browse
     finally:
         page.close()
         receiver.close()
+
+
+def test_mark_developments_read(site, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(site + "/topics/japan-korea-relations")
+    unread = page.locator(".story .read-btn").count()
+    assert unread >= 2 and page.inner_text("#devs + p").startswith(f"{unread} unread")
+    first = page.locator(".story", has=page.locator(".read-btn")).first
+    first.locator(".read-btn").click()
+    page.wait_for_function(f"document.querySelectorAll('.story .read-btn').length === {unread - 1}")
+    page.reload()
+    assert page.locator(".story .read-btn").count() == unread - 1  # stored, not only on the page
+    assert page.locator(".story .badge", has_text="read").count() >= 1
+    page.click("#read-all")
+    page.wait_for_function("document.querySelectorAll('.story .read-btn').length === 0")
+    assert page.inner_text("#devs + p").startswith("0 unread")
+    shot(page, "topic-read")
+    assert not errors, errors
+    page.close()
