@@ -51,6 +51,13 @@ def test_see_search_add_and_follow_topics_in_a_browser(site, browser):
     assert page.locator("h1").inner_text() == "What moved on your topics"
     assert page.locator("section.card").count() == 4
     assert page.locator("svg.chart").count() == 4 and page.locator("svg.chart rect").count() > 0
+    # Axes (the top value and zero; first, middle and last dates) and a value on hover for every day.
+    assert page.locator(".chart-y").first.inner_text().split() [-1] == "0"
+    assert int(page.locator(".chart-y span").first.inner_text()) >= 1
+    assert len(page.locator(".chart-x").first.inner_text().split("\n")) == 3
+    assert page.locator("svg.chart").first.locator(".hit").count() == 90
+    hovered = page.locator("svg.chart").first.locator(".hit title").all_text_contents()
+    assert any("matched entr" in t and not t.startswith(("0 ",)) and ": 0 matched" not in t for t in hovered)
     shot(page, "home")
 
     page.click("text=Wartime forced-labor rulings and compensation")
