@@ -11,7 +11,7 @@ from ..errors import AlreadyExistsError, InvalidInputError
 from ..store import matches as match_store
 from ..store import topics as topic_store
 from ..topics import manage
-from ..topics.compile import TopicSpec, compile_topic
+from ..topics.compile import TopicSpec
 from .app import DbOption, check_format, command, emit, open_context, out, per_mark, spark_width, sparkline, topics_app
 
 MeaningOption = Annotated[
@@ -261,7 +261,7 @@ def explain_(slug: str, entry: Annotated[str, typer.Argument(help="Entry id, GUI
     Example: followup topics explain gsomia 1234
     """
     from ..store import entries as entry_store
-    from ..topics.explain import explain
+    from ..topics.explain import why
     from ..topics.match import make_document
 
     ctx = open_context(db)
@@ -270,38 +270,12 @@ def explain_(slug: str, entry: Annotated[str, typer.Argument(help="Entry id, GUI
         row = entry_store.get_entry(conn, entry)
     spec = TopicSpec(t.id, t.slug, t.query, t.exclude, t.aliases or {}, meaning=t.meaning or "off", name=t.name,
                      description=t.description or "", examples=tuple(t.examples or ()), similarity=t.similarity)
-    topic = compile_topic(spec)
-    doc = make_document(row.title, row.summary, row.source or "")
     out.print(f"Entry {row.id}: {row.title}", markup=False)
     out.print(f"  {row.url or row.guid or ''} ({row.source or 'unknown source'}, {row.published_at:%Y-%m-%d})", markup=False)
-    result = explain(topic, doc) if topic.node is not None else None
-    verdict = meaning_verdict(spec, topic, doc, result.matched if result else False)
-    matched = verdict.matched if verdict else bool(result and result.matched)
+    matched, lines = why(spec, make_document(row.title, row.summary, row.source or ""))
     out.print(f"It {'MATCHES' if matched else 'does NOT match'} topic {slug}.", markup=False)
-    if result is not None:
-        if verdict:
-            out.print("By the query:", markup=False)
-        for line in result.lines():
-            out.print(line, markup=False)
-    if verdict:
-        out.print(f"By meaning: {verdict.sentence()}", markup=False)
-
-
-def meaning_verdict(spec: TopicSpec, topic, doc, query_hit: bool):  # noqa: ANN001, ANN201
-    """The meaning part of an explanation (None for a query-only topic)."""
-    from ..topics.compile import matcher_for
-    from ..topics.semantic import Verdict, decide
-
-    if topic.meaning == "off":
-        return None
-    matcher = matcher_for([spec])
-    closest = matcher.closest(topic.id, doc)
-    if closest is None:
-        return Verdict(topic.meaning, query_hit, None, topic.threshold, "", query_hit and topic.meaning != "only"
-                       and topic.id not in matcher.profiles)
-    value, text = closest
-    return Verdict(topic.meaning, query_hit, value, topic.threshold, text, decide(topic.meaning, query_hit, value,
-                                                                                  topic.threshold))
+    for line in lines:
+        out.print(line, markup=False)
 
 
 @topics_app.command("suggest")

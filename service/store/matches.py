@@ -262,3 +262,10 @@ def search_entries(conn: Connection, search: str, limit: int = 50) -> list[Row]:
     stmt = (select(entries.c.id, entries.c.title, entries.c.url, entries.c.published_at, entries.c.source)
             .where(_fts_condition(conn, search)).order_by(entries.c.published_at.desc()).limit(limit))
     return list(conn.execute(stmt))
+
+def entry_matches(conn: Connection, entry_id: int) -> list[Row]:
+    """The topics an entry matched, with their terms and the development it is in."""
+    return list(conn.execute(
+        select(topics, matches.c.matched_terms, matches.c.development_id, matches.c.score)
+        .join(topics, topics.c.id == matches.c.topic_id).where(matches.c.entry_id == entry_id)
+        .order_by(topics.c.slug)))

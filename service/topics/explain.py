@@ -83,3 +83,39 @@ def explain(topic: CompiledTopic, doc: Document) -> Explanation:
     query = trace(topic.node, doc)
     exclude = trace(topic.exclude, doc) if topic.exclude is not None else None
     return Explanation(query.result and not (exclude and exclude.result), query, exclude)
+
+
+def meaning_verdict(spec, topic: CompiledTopic, doc: Document, query_hit: bool):  # noqa: ANN001, ANN201
+    """The meaning part of an explanation (None for a query-only topic)."""
+    from .compile import matcher_for
+    from .semantic import Verdict, decide
+
+    if topic.meaning == "off":
+        return None
+    matcher = matcher_for([spec])
+    closest = matcher.closest(topic.id, doc)
+    if closest is None:
+        return Verdict(topic.meaning, query_hit, None, topic.threshold, "", query_hit and topic.meaning != "only"
+                       and topic.id not in matcher.profiles)
+    value, text = closest
+    return Verdict(topic.meaning, query_hit, value, topic.threshold, text, decide(topic.meaning, query_hit, value,
+                                                                                  topic.threshold))
+
+
+def why(spec, doc: Document) -> tuple[bool, list[str]]:  # noqa: ANN001 - a TopicSpec
+    """Whether the topic matches the document, and why, as lines (the CLI's `topics explain` and the web's
+    entry page): each clause of the query with its result, then the similarity for a topic with meaning."""
+    from .compile import compile_topic
+
+    topic = compile_topic(spec)
+    result = explain(topic, doc) if topic.node is not None else None
+    verdict = meaning_verdict(spec, topic, doc, result.matched if result else False)
+    matched = verdict.matched if verdict else bool(result and result.matched)
+    lines: list[str] = []
+    if result is not None:
+        if verdict:
+            lines.append("By the query:")
+        lines += result.lines()
+    if verdict:
+        lines.append(f"By meaning: {verdict.sentence()}")
+    return matched, lines

@@ -310,6 +310,23 @@ def _pages(app: FastAPI) -> None:
         return render(request, "development.html", topic=topic, headline=headline, entries=members,
                       outlets=outlets.most_common(), first=members[0].published_at, last=members[-1].published_at)
 
+    @app.get("/entries/{entry_id}", response_class=HTMLResponse, include_in_schema=False)
+    def entry_page(request: Request, entry_id: int) -> HTMLResponse:
+        """One entry: its text, every feed it came through, the topics it matched and why."""
+        from ..store import entries as entry_store
+        from ..topics.explain import why
+        from ..topics.learn import spec_of_row
+        from ..topics.match import make_document
+
+        db: Database = request.app.state.db
+        with db.read() as conn:
+            entry = entry_store.get_entry(conn, entry_id)
+            feeds_ = entry_store.entry_feeds(conn, entry.id)
+            matched = match_store.entry_matches(conn, entry.id)
+        doc = make_document(entry.title, entry.summary, entry.source or "")
+        topics_ = [dict(topic=m, why=why(spec_of_row(m), doc)[1]) for m in matched]
+        return render(request, "entry.html", entry=entry, feeds=feeds_, topics=topics_)
+
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search(request: Request, q: str = "", topic: str = "", cursor: str | None = None, start: int = 1,
                per: int = SEARCH_PAGE) -> HTMLResponse:

@@ -206,6 +206,14 @@ def test_open_a_development_and_its_entries(site, browser):
     links = page.locator("section[aria-label='Entries'] .story > a")
     assert all(h.startswith("http") for h in links.evaluate_all("els => els.map(e => e.getAttribute('href'))"))
     shot(page, "development")
+    # An entry's page: its outlet(s), the topics it matched and why (the query's clauses, the similarity).
+    with page.expect_navigation():
+        page.locator("section[aria-label='Entries'] a", has_text="why it matched").first.click()
+    assert "/entries/" in page.url
+    why = page.inner_text("section[aria-labelledby='why-h']")
+    assert "Wartime forced-labor rulings and compensation" in why and "query:" in why
+    shot(page, "entry")
+    page.go_back()
     page.locator("section[aria-label='Entries'] .label-btn").first.click()
     page.wait_for_function("document.querySelector('.label-btn').textContent === 'Marked not relevant'")
     page.go_back()
