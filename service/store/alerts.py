@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Row, delete, distinct, func, select, tuple_, 
 from ..errors import NotFoundError
 from ..models import Alert, AlertSent, Entry, Feed, Match, Topic
 from ._sql import insert
+from .developments import OUTLET
 
 alerts = Alert.__table__
 log = AlertSent.__table__
@@ -16,7 +17,6 @@ matches = Match.__table__
 entries = Entry.__table__
 feeds = Feed.__table__
 topics = Topic.__table__
-OUTLET = func.coalesce(feeds.c.title, entries.c.source, feeds.c.url)
 
 
 def add_alert(conn: Connection, *, url: str, topic_id: int | None, trigger: str, min_outlets: int | None,
