@@ -22,16 +22,24 @@ log = logging.getLogger(__name__)
 
 TRIGGERS = ("new", "outlets")
 RECENT = timedelta(days=2)  # older news arriving now (a backfill, a late feed) is not "new"
-# Apprise schemes whose host is wherever the user points it (a self-hosted server): checked like a feed
-# URL, so an alert cannot be aimed at this machine's private network unless that is allowed.
+# Apprise schemes whose host is wherever the user points it (a self-hosted server), even a one-word name.
 SELF_HOSTED = {"json", "jsons", "xml", "xmls", "form", "forms", "ntfy", "ntfys", "gotify", "gotifys", "matrix",
                "matrixs", "mmost", "mmosts", "rocket", "rockets", "apprise", "apprises", "ncloud", "nclouds",
-               "mastodon", "mastodons", "misskey", "misskeys", "signal", "signals", "home", "homes"}
+               "nctalk", "nctalks", "mastodon", "mastodons", "misskey", "misskeys", "signal", "signals", "hassio",
+               "hassios", "kodi", "kodis", "xbmc", "xbmcs", "rsyslog", "syslog", "bark", "barks", "synology",
+               "synologys", "smseagle", "smseagles", "lametric", "lametrics", "emby", "embys", "mqtt", "mqtts"}
 
 
 def check_alert_url(url: str, settings: Settings) -> str:
     """An Apprise URL that Apprise understands and that does not point into a private network (unless
-    FOLLOWUP_ALLOW_PRIVATE_HOSTS); raises InvalidInputError with one sentence."""
+    FOLLOWUP_ALLOW_PRIVATE_HOSTS); raises InvalidInputError with one sentence.
+
+    Every address the notifier would connect to is checked like a feed's host: the URL's host when it is
+    an address (an IP, localhost, a dotted name) or the scheme is a self-hosted service, and an email
+    notifier's SMTP server. A cloud service's "host" that is an id or token (Telegram's bot id, Slack's
+    team) is not an address and is not resolved. Apprise makes its own connections, so an address that
+    changes between this check and the send (DNS rebinding) is not caught: the check runs at add time and
+    again before every push."""
     import apprise
 
     url = (url or "").strip()
@@ -42,15 +50,34 @@ def check_alert_url(url: str, settings: Settings) -> str:
         raise InvalidInputError(f"{_redact(url)} is not a notification URL Apprise knows "
                                 "(see https://github.com/caronc/apprise/wiki)")
     scheme = url.split("://", 1)[0].lower()
+    hosts = []
     host = getattr(plugin, "host", None)
-    if scheme in SELF_HOSTED and host:
-        port = getattr(plugin, "port", None)
+    if host and (scheme in SELF_HOSTED or _is_address(host)):
+        hosts.append((host, getattr(plugin, "port", None)))
+    smtp = getattr(plugin, "smtp_host", None)
+    if smtp:
+        hosts.append((smtp, getattr(plugin, "port", None)))
+    for name, port in hosts:
         try:
-            check_url_host(f"http://{host}" + (f":{port}" if port else "") + "/",
+            check_url_host(f"http://{_bracket(name)}" + (f":{port}" if port else "") + "/",
                            allow_private=settings.allow_private_hosts)
-        except BlockedAddressError as exc:
+        except (BlockedAddressError, ValueError) as exc:
             raise InvalidInputError(f"Refused: {exc} (set FOLLOWUP_ALLOW_PRIVATE_HOSTS=true to allow)") from None
     return url
+
+
+def _is_address(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return host.lower() == "localhost" or "." in host
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def _redact(url: str) -> str:

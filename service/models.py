@@ -283,6 +283,8 @@ class Alert(Base):
     min_outlets: Mapped[int | None] = mapped_column(Integer)
     paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Matches made before this (the alert's creation, or its last resume) are never pushed.
+    active_since: Mapped[datetime] = mapped_column(UTCDateTime)
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
 

@@ -333,7 +333,9 @@ def test_a_dismissed_match_leaves_the_topic_and_stays_out(cli, dbarg, data_dir):
     db = Database(dbarg[1])
     with db.read() as conn:
         other = conn.execute(text("SELECT id FROM entries WHERE lower(title) NOT LIKE '%korea%' AND lower(title) "
-                                  "NOT LIKE '%seoul%' AND lower(title) NOT LIKE '%pyongyang%' LIMIT 1")).scalar()
+                                  "NOT LIKE '%seoul%' AND lower(title) NOT LIKE '%pyongyang%' AND lower(summary) "
+                                  "NOT LIKE '%korea%' AND lower(summary) NOT LIKE '%seoul%' LIMIT 1")).scalar()
+    assert other != gone
     ok(cli("topics", "label", "korea-news", str(other), "--relevant", *dbarg))
     added = json.loads(ok(cli("matches", "--topic", "korea-news", "--format", "json", *dbarg)))
     assert other in {r["entry_id"] for r in added}
@@ -341,3 +343,6 @@ def test_a_dismissed_match_leaves_the_topic_and_stays_out(cli, dbarg, data_dir):
         placed = conn.execute(text("SELECT development_id FROM matches WHERE entry_id = :e"), {"e": other}).scalar()
     db.dispose()
     assert placed is not None
+    ok(cli("topics", "edit", "korea-news", "--query", "korea* OR seoul", *dbarg))  # re-matched: the labels hold
+    kept = {r["entry_id"] for r in json.loads(ok(cli("matches", "--topic", "korea-news", "--format", "json", *dbarg)))}
+    assert other in kept and gone not in kept

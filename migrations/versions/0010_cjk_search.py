@@ -9,6 +9,9 @@ Revises: 0009
 Create Date: 2026-12-01
 """
 
+import re
+import unicodedata
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -17,10 +20,27 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
-# The scripts of service/topics/text.py _CJK_RUN, frozen here as this revision wrote them.
-RANGES = (("\u3040", "\u30fa"), ("\u30fc", "\u30ff"), ("\u3400", "\u4dbf"), ("\u4e00", "\u9fff"),
-          ("\uac00", "\ud7af"), ("\u1100", "\u11ff"), ("\u3130", "\u318f"), ("\uf900", "\ufaff"))
+# Frozen here as this revision wrote them (service/topics/text.py may change; this revision must not):
+# the characters that make a text "CJK" (text.py _CJK) and those that form runs of pairs (_CJK_RUN, the
+# same without the katakana middle dot, which is punctuation).
+DETECT_RANGES = (("\u3040", "\u30ff"), ("\u3400", "\u4dbf"), ("\u4e00", "\u9fff"), ("\uac00", "\ud7af"),
+                 ("\u1100", "\u11ff"), ("\u3130", "\u318f"), ("\uf900", "\ufaff"))
+RANGES = (("\u3040", "\u30fa"), ("\u30fc", "\u30ff")) + DETECT_RANGES[1:]
+DETECT = "".join(f"{a}-{b}" for a, b in DETECT_RANGES)
 CLASS = "".join(f"{a}-{b}" for a, b in RANGES)
+_DETECT = re.compile(f"[{DETECT}]")
+_RUN = re.compile(f"[{CLASS}]+")
+
+
+def index_text(text):  # noqa: ANN001, ANN201 - service/topics/text.py index_text as of this revision
+    if not text or not _DETECT.search(text):
+        return text
+
+    def pairs(match):  # noqa: ANN001, ANN202
+        run = match.group()
+        return f" {run} " if len(run) == 1 else " " + " ".join(run[i:i + 2] for i in range(len(run) - 1)) + " "
+
+    return _RUN.sub(pairs, unicodedata.normalize("NFKC", text))
 
 FUNCTION = f"""
 CREATE OR REPLACE FUNCTION followup_index_text(t text) RETURNS text
@@ -30,7 +50,7 @@ DECLARE
     piece text;
     n int;
 BEGIN
-    IF t !~ '[{CLASS}]' THEN
+    IF t !~ '[{DETECT}]' THEN
         RETURN t;
     END IF;
     FOR piece IN SELECT m[1] FROM regexp_matches(normalize(t, NFKC), '([{CLASS}]+|[^{CLASS}]+)', 'g') AS m LOOP
@@ -67,13 +87,13 @@ def _rebuild_pg_column(wrap: bool) -> None:
     op.execute(f"ALTER TABLE entries ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({_vector(wrap)}) STORED")
     op.execute("CREATE INDEX ix_entries_search ON entries USING gin (search_vector)")
     op.execute("UPDATE matches SET search_vector = entries.search_vector FROM entries "
-               f"WHERE entries.id = matches.entry_id AND (entries.title ~ '[{CLASS}]' OR entries.summary ~ '[{CLASS}]')")
+               f"WHERE entries.id = matches.entry_id AND (entries.title ~ '[{DETECT}]' OR entries.summary ~ '[{DETECT}]')")
 
 
 def _reindex_sqlite(old, new) -> None:  # noqa: ANN001 - functions text -> text
     """Write the FTS5 rows of entries with these scripts again: 'delete' with what was indexed, then insert."""
     bind = op.get_bind()
-    pattern = f"*[{CLASS}]*"
+    pattern = f"*[{DETECT}]*"
     rows = bind.execute(sa.text("SELECT id, title, summary FROM entries WHERE title GLOB :p OR summary GLOB :p"),
                         {"p": pattern}).all()
     if not rows:
@@ -86,8 +106,6 @@ def _reindex_sqlite(old, new) -> None:  # noqa: ANN001 - functions text -> text
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        from service.topics.text import index_text
-
         _reindex_sqlite(lambda t: t, index_text)
     else:
         op.execute(FUNCTION)
@@ -96,8 +114,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        from service.topics.text import index_text
-
         _reindex_sqlite(index_text, lambda t: t)
     else:
         _rebuild_pg_column(wrap=False)

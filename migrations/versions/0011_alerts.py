@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("min_outlets", sa.Integer, nullable=True),
         sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("active_since", UTCDateTime, nullable=False),
         sa.Column("last_sent_at", UTCDateTime, nullable=True),
         sa.Column("last_error", sa.Text, nullable=True),
     )

@@ -128,7 +128,7 @@ def remove(sub_id: Annotated[int, typer.Argument(help="The subscription's id.")]
     ctx = open_context(db)
     with ctx.db.write() as conn:
         sub = store.remove_subscription(conn, sub_id)
-    out.print(f"Removed subscription {sub.id} ({sub.channel} to {sub.target}).", markup=False)
+    out.print(f"Removed subscription {sub.id} ({sub.channel} to {_describe(sub, utcnow())['target']}).", markup=False)
 
 
 def _pause(sub_id: int, db: str | None, paused: bool) -> None:

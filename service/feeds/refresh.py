@@ -21,6 +21,7 @@ from ..errors import FollowupError
 from ..models import utcnow
 from ..store import entries as entry_store
 from ..store import feeds as feed_store
+from ..store import labels as label_store
 from ..store import developments as development_store
 from ..store import matches as match_store
 from ..store import stories as story_store
@@ -576,7 +577,7 @@ def match_backlog(db: Database, slug: str, *, replace: bool = False,
                   on_batch: Callable[[int], None] | None = None) -> int:
     """Match one topic against every stored entry (retroactive matching). With `replace`, the topic's
     old matches are dropped first (its query changed). Returns the number of matches stored."""
-    from sqlalchemy import delete
+    from sqlalchemy import delete, select
 
     from ..models import Match
 
@@ -589,9 +590,13 @@ def match_backlog(db: Database, slug: str, *, replace: bool = False,
     if matcher.errors:
         return 0
     now = utcnow()
+    first_matched: dict[int, datetime] = {}
     if replace:
+        table = Match.__table__
         with db.write() as conn:
-            conn.execute(delete(Match.__table__).where(Match.__table__.c.topic_id == topic.id))
+            first_matched = dict(conn.execute(select(table.c.entry_id, table.c.matched_at)
+                                              .where(table.c.topic_id == topic.id)).all())
+            conn.execute(delete(table).where(table.c.topic_id == topic.id))
     added = 0
     # Stream the backlog from one read transaction and write each batch's matches in its own short
     # write transaction (WAL readers and PostgreSQL snapshots allow both at once): memory stays one
@@ -602,12 +607,17 @@ def match_backlog(db: Database, slug: str, *, replace: bool = False,
             docs = [make_document(row.title, row.summary, row.source or "") for row in rows]
             for row, results in zip(rows, matcher.match_many(docs)):
                 for result in results:
-                    found.append(match_store.NewMatch(result.topic_id, row.id, result.score, result.terms, row.published_at))
+                    found.append(match_store.NewMatch(result.topic_id, row.id, result.score, result.terms, row.published_at,
+                                                      first_matched.get(row.id)))
             if found:
                 with db.write() as write_conn:
                     added += match_store.insert_matches(write_conn, found, now)
             if on_batch:
                 on_batch(len(rows))
+    with db.write() as conn:  # what the reader marked relevant stays matched whatever the query says
+        kept = [match_store.NewMatch(topic.id, entry_id, 1.0, ["marked relevant"], published, first_matched.get(entry_id))
+                for entry_id, published in label_store.relevant_entries(conn, topic.id)]
+        added += match_store.insert_matches(conn, kept, now) if kept else 0
     if replace or added:
         assign_developments(db, [topic.id])
     return added

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Row, delete, distinct, func, select, tuple_, 
 
 from ..errors import NotFoundError
 from ..models import Alert, AlertSent, Entry, Feed, Match, Topic
-from ._sql import insert
+from ._sql import chunks, insert
 from .developments import OUTLET
 
 alerts = Alert.__table__
@@ -22,7 +22,8 @@ topics = Topic.__table__
 def add_alert(conn: Connection, *, url: str, topic_id: int | None, trigger: str, min_outlets: int | None,
               now: datetime) -> Row:
     new_id = conn.execute(alerts.insert().values(url=url, topic_id=topic_id, trigger=trigger, min_outlets=min_outlets,
-                                                 paused=False, created_at=now).returning(alerts.c.id)).scalar_one()
+                                                 paused=False, created_at=now, active_since=now)
+                          .returning(alerts.c.id)).scalar_one()
     return get_alert(conn, new_id)
 
 
@@ -51,9 +52,15 @@ def remove_alert(conn: Connection, alert_id: int) -> Row:
     return row
 
 
-def set_paused(conn: Connection, alert_id: int, paused: bool) -> Row:
-    get_alert(conn, alert_id)
-    conn.execute(update(alerts).where(alerts.c.id == alert_id).values(paused=paused))
+def set_paused(conn: Connection, alert_id: int, paused: bool, now: datetime | None = None) -> Row:
+    """Pause, or resume: what was matched while paused is not pushed afterwards."""
+    row = get_alert(conn, alert_id)
+    values: dict = {"paused": paused}
+    if not paused and row.paused:
+        from ..models import utcnow
+
+        values["active_since"] = now or utcnow()
+    conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
     return get_alert(conn, alert_id)
 
 
@@ -65,39 +72,44 @@ def record(conn: Connection, alert_id: int, *, sent_at: datetime | None = None, 
 
 
 def candidates(conn: Connection, alert: Row, *, since: datetime) -> list[Row]:
-    """The developments this alert should push and has not: those with an entry published since `since` and
-    matched after the alert was made, that are new (first entry since `since`) or have reached the
-    alert's number of outlets. Oldest first."""
+    """The developments this alert should push and has not: those with an entry published since `since`
+    and first matched while the alert was active (since its creation or last resume; a re-match keeps
+    each match's first time), that are new (first entry since `since`) or have reached the alert's number
+    of outlets. Oldest first; one event on several topics once (a development's id is its first entry's)."""
     touched = (select(matches.c.topic_id, matches.c.development_id)
-               .where(matches.c.published_at >= since, matches.c.matched_at >= alert.created_at,
+               .where(matches.c.published_at >= since, matches.c.matched_at >= alert.active_since,
                       matches.c.development_id.is_not(None)))
     if alert.topic_id is not None:
         touched = touched.where(matches.c.topic_id == alert.topic_id)
-    pairs = {(r.topic_id, r.development_id) for r in conn.execute(touched.distinct())}
-    if not pairs:
-        return []
-    stmt = (select(matches.c.topic_id, matches.c.development_id, func.min(matches.c.published_at).label("first"),
+    pairs = sorted({(r.topic_id, r.development_id) for r in conn.execute(touched.distinct())})
+    sent = set(conn.execute(select(log.c.development_id).where(log.c.alert_id == alert.id)).scalars())
+    rows = []
+    for batch in chunks(pairs, 400):  # two parameters a pair: under SQLite's variable limit
+        rows += conn.execute(
+            select(matches.c.topic_id, matches.c.development_id, func.min(matches.c.published_at).label("first"),
                    func.max(matches.c.published_at).label("last"), func.count().label("entries"),
                    func.count(distinct(OUTLET)).label("outlets"))
             .select_from(matches.join(entries, entries.c.id == matches.c.entry_id)
                          .outerjoin(feeds, feeds.c.id == entries.c.feed_id))
-            .where(tuple_(matches.c.topic_id, matches.c.development_id).in_(sorted(pairs)))
-            .group_by(matches.c.topic_id, matches.c.development_id))
-    sent = set(conn.execute(select(log.c.development_id).where(log.c.alert_id == alert.id)).scalars())
+            .where(tuple_(matches.c.topic_id, matches.c.development_id).in_(batch))
+            .group_by(matches.c.topic_id, matches.c.development_id)).all()
     out = []
-    for r in sorted(conn.execute(stmt), key=lambda r: (r.development_id, r.topic_id)):
+    for r in sorted(rows, key=lambda r: (r.development_id, r.topic_id)):
         if r.development_id in sent:  # pushed already, or the same event on another topic this cycle
             continue
-        first = r.first if not isinstance(r.first, str) else datetime.fromisoformat(r.first)
-        if first.tzinfo is None:
-            from datetime import timezone
-
-            first = first.replace(tzinfo=timezone.utc)
-        if alert.trigger == "new" and first >= since or \
+        if alert.trigger == "new" and _aware(r.first) >= since or \
                 alert.trigger == "outlets" and r.outlets >= (alert.min_outlets or 1):
             out.append(r)
             sent.add(r.development_id)
-    return sorted(out, key=lambda r: (str(r.first), r.development_id))
+    return sorted(out, key=lambda r: (_aware(r.first), r.development_id))
+
+
+def _aware(value) -> datetime:  # noqa: ANN001 - SQLite may give text or a naive datetime for MIN()
+    from datetime import timezone
+
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
 def claim(conn: Connection, alert_id: int, topic_id: int, development_id: int, now: datetime) -> bool:

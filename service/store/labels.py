@@ -28,3 +28,10 @@ def topic_labels(conn: Connection, topic_id: int) -> list[Row]:
             .join(entries, entries.c.id == labels.c.entry_id)
             .where(labels.c.topic_id == topic_id).order_by(labels.c.created_at, labels.c.id))
     return list(conn.execute(stmt))
+
+
+def relevant_entries(conn: Connection, topic_id: int) -> list[tuple[int, datetime]]:
+    """(entry id, published) of the entries the reader marked relevant to the topic."""
+    return [tuple(r) for r in conn.execute(
+        select(labels.c.entry_id, entries.c.published_at).join(entries, entries.c.id == labels.c.entry_id)
+        .where(labels.c.topic_id == topic_id, labels.c.relevant.is_(True)))]

@@ -28,6 +28,9 @@ class NewMatch:
     # The stored entry's publication time when the caller has just read it (re-matching the backlog);
     # otherwise insert_matches reads it (a feed may send a new date for an entry, which stays as stored).
     published_at: datetime | None = None
+    # When the topic first matched it: kept across a re-match (an edited query), so alerts and "new"
+    # badges do not take old matches for new ones; None means now.
+    matched_at: datetime | None = None
 
 
 def insert_matches(conn: Connection, rows: list[NewMatch], now: datetime) -> int:
@@ -37,7 +40,8 @@ def insert_matches(conn: Connection, rows: list[NewMatch], now: datetime) -> int
     published: dict[int, datetime] = {}
     for batch in chunks(sorted({m.entry_id for m in rows if m.published_at is None})):
         published.update(conn.execute(select(entries.c.id, entries.c.published_at).where(entries.c.id.in_(batch))).all())
-    values = [dict(topic_id=m.topic_id, entry_id=m.entry_id, score=m.score, matched_terms=m.terms, matched_at=now,
+    values = [dict(topic_id=m.topic_id, entry_id=m.entry_id, score=m.score, matched_terms=m.terms,
+                   matched_at=m.matched_at or now,
                    published_at=m.published_at or published.get(m.entry_id)) for m in rows]
     new_ids: list[int] = []
     for batch in chunks(values):

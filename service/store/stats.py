@@ -45,7 +45,8 @@ def feed_health(conn: Connection) -> dict:
     failing ones."""
     from .feeds import PAUSED
 
-    failing = (feeds.c.error_count > 0) | (feeds.c.disabled_reason.is_not(None) & (feeds.c.disabled_reason != PAUSED))
+    paused = feeds.c.disabled_reason.is_not(None) & (feeds.c.disabled_reason == PAUSED)
+    failing = ~paused & ((feeds.c.error_count > 0) | feeds.c.disabled_reason.is_not(None))
     total, checked, bad = conn.execute(select(
         func.count(), func.count(feeds.c.last_checked_at),
         func.coalesce(func.sum(case((failing, 1), else_=0)), 0))).one()

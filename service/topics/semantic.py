@@ -89,21 +89,23 @@ RARITY_LANGUAGES = ("en", "pl", "de", "fr", "es", "it", "pt", "nl", "sv", "ru", 
 
 
 @lru_cache(maxsize=200_000)
-def _zipf(word: str, lang: str = "en") -> float:
+def _zipf(word: str, lang: str = "en", wordlist: str = "best") -> float:
     """The word's Zipf frequency in `lang` (7 = "the", below 3.5 = rare)."""
     try:
         from wordfreq import zipf_frequency
     except ImportError:  # pragma: no cover - a dependency
         return 0.0
-    return zipf_frequency(word, lang)
+    return zipf_frequency(word, lang, wordlist=wordlist)
 
 
 def language(ws: list[str]) -> str:
-    """The language of RARITY_LANGUAGES whose word counts know these words best (English on a tie)."""
+    """The language of RARITY_LANGUAGES whose word counts know these words best (English on a tie).
+    Judged on wordfreq's small lists (the common words decide, and all 14 small lists take ~60 MB where
+    the full ones take ~500 MB); rarity is then read from the full list of that one language."""
     plain = [w for w in ws if not has_cjk(w) and not w.isdigit()]
     if not plain:
         return "en"
-    return max(RARITY_LANGUAGES, key=lambda lang: (sum(_zipf(w, lang) for w in plain), lang == "en"))
+    return max(RARITY_LANGUAGES, key=lambda lang: (sum(_zipf(w, lang, "small") for w in plain), lang == "en"))
 
 
 def rare_words(*texts: str, zipf: float = GATE_ZIPF) -> set[str]:

@@ -211,7 +211,7 @@ def list_labels(db: DB, slug: str) -> dict:
 
 
 class ReadIn(BaseModel):
-    development_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    development_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(default_factory=list, max_length=10_000)
     all_since: str | None = Field(None, max_length=40, description="mark every development active since this age "
                                   "(90d) or date read")
 

@@ -294,7 +294,7 @@ def _pages(app: FastAPI) -> None:
                       profile=profile)
 
     @app.get("/topics/{slug}/developments/{development_id}", response_class=HTMLResponse, include_in_schema=False)
-    def development_page(request: Request, slug: str, development_id: int) -> HTMLResponse:
+    def development_page(request: Request, slug: str, development_id: api.RowId) -> HTMLResponse:
         """One development: every matched entry (title, outlet, time, link), oldest first."""
         from ..store import developments as development_store
         from ..stories.develop import headline_index
@@ -311,7 +311,7 @@ def _pages(app: FastAPI) -> None:
                       outlets=outlets.most_common(), first=members[0].published_at, last=members[-1].published_at)
 
     @app.get("/entries/{entry_id}", response_class=HTMLResponse, include_in_schema=False)
-    def entry_page(request: Request, entry_id: int) -> HTMLResponse:
+    def entry_page(request: Request, entry_id: api.RowId) -> HTMLResponse:
         """One entry: its text, every feed it came through, the topics it matched and why."""
         from ..store import entries as entry_store
         from ..topics.explain import why
@@ -349,7 +349,7 @@ def _pages(app: FastAPI) -> None:
             feeds = feed_store.list_feeds(conn)
         paused = sum(1 for f in feeds if f.disabled_reason == feed_store.PAUSED)
         # a warning ("read with problems") is not a failure, and neither is a pause
-        failing = sum(1 for f in feeds if f.error_count or (f.disabled_reason and f.disabled_reason != feed_store.PAUSED))
+        failing = sum(1 for f in feeds if f.disabled_reason != feed_store.PAUSED and (f.error_count or f.disabled_reason))
         return render(request, "feeds.html", feeds=feeds, failing=failing, paused=paused, paused_reason=feed_store.PAUSED)
 
     @app.get("/subscriptions", response_class=HTMLResponse, include_in_schema=False)
@@ -371,7 +371,7 @@ def _pages(app: FastAPI) -> None:
         return render(request, "archive.html", runs=runs)
 
     @app.get("/digests/archive/{run_id}", response_class=HTMLResponse, include_in_schema=False)
-    def archived_digest(request: Request, run_id: int) -> HTMLResponse:
+    def archived_digest(request: Request, run_id: api.RowId) -> HTMLResponse:
         """A digest as it was sent (our own HTML rendering, its feed text escaped when it was made)."""
         with request.app.state.db.read() as conn:
             row = digest_store.archived(conn, run_id)

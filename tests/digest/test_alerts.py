@@ -123,6 +123,30 @@ def test_a_new_development_is_pushed_within_one_poll_cycle_and_never_twice(db, s
         assert len(titles) == 2 and titles[1].startswith("2 outlets on "), titles
         asyncio.run(service.tick())
         assert len(receiver.received) == 2
+
+        # Editing the topic re-matches its backlog: old matches keep their first time, nothing is "new".
+        from service.feeds.refresh import match_backlog
+
+        match_backlog(db, "gsomia", replace=True)
+        asyncio.run(service.tick())
+        assert len(receiver.received) == 2
+
+        # Paused, a new development arrives; resumed, it is not pushed (it was matched while paused).
+        with db.write() as conn:
+            alerts = alert_store.list_alerts(conn)
+            for a in alerts:
+                alert_store.set_paused(conn, a.id, True)
+        write_feed(yonhap, "Yonhap", [("Seoul and Tokyo sign a new GSOMIA protocol on missile data",
+                                       "https://yna.example/2", "The intelligence-sharing pact grows.", 1)])
+        with db.write() as conn:
+            for f in feed_store.list_feeds(conn):
+                feed_store.enable_feed(conn, f.id)
+        asyncio.run(service.tick())
+        with db.write() as conn:
+            for a in alerts:
+                alert_store.set_paused(conn, a.id, False)
+        asyncio.run(service.tick())
+        assert len(receiver.received) == 2
     finally:
         server.stop()
 
@@ -159,7 +183,12 @@ def test_alert_urls_are_checked(settings):
         check_alert_url("json://127.0.0.1:9/hook", closed)  # this machine's own network
     with pytest.raises(InvalidInputError, match="empty"):
         check_alert_url("  ", closed)
+    for inside in ("mailto://u:p@example.com?smtp=127.0.0.1", "hassio://127.0.0.1/t", "rsyslog://127.0.0.1",
+                   "kodi://10.0.0.1", "bark://192.168.1.2/x", "json://localhost/x", "json://[::1]:8000/x"):
+        with pytest.raises(InvalidInputError, match="Refused"):  # any scheme, and an email's SMTP server
+            check_alert_url(inside, closed)
     assert check_alert_url("ntfy://followup-gsomia", closed) == "ntfy://followup-gsomia"  # ntfy.sh
+    assert check_alert_url("tgram://123456789:ABCdef/12", closed)  # a bot id, not an address
 
 
 def test_a_digest_through_apprise_then_skipped_when_empty_and_kept_in_the_archive(digest_db, receiver):

@@ -232,3 +232,23 @@ def test_a_changed_korean_entry_leaves_no_stale_words_in_the_index(cjk):
         assert match_store.search_entries(conn, "지소미아") == []
         assert [r.title for r in match_store.search_entries(conn, "경보")] == ["한미일 미사일 경보 정보 공유"]
         assert [r.title for r in match_store.search_matches(conn, search="미사일")] == ["한미일 미사일 경보 정보 공유"]
+
+
+@pytest.mark.parametrize("text_", [
+    KO, JA, "ムン・ジェイン大統領", "ＧＳＯＭＩＡ破棄", "・ＡＢＣ", "plain English, no CJK", "韓", "a韓b", "한국어 text 日本語",
+])
+def test_postgres_indexes_cjk_text_as_python_does(pg_database, text_):
+    """followup_index_text (migration 0010, in PostgreSQL's generated column) and index_text (SQLite's
+    index) give the same tokens, so both engines find the same words."""
+    from sqlalchemy import text
+
+    from service.db import Database
+    from service.topics.text import index_text, words
+
+    db = Database(pg_database)
+    try:
+        with db.read() as conn:
+            pg = conn.execute(text("SELECT followup_index_text(:t)"), {"t": text_}).scalar()
+    finally:
+        db.dispose()
+    assert words(pg) == words(index_text(text_))

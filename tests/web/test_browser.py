@@ -84,6 +84,7 @@ def test_see_search_add_and_follow_topics_in_a_browser(site, browser):
     page.click("#preview-btn")
     page.wait_for_selector("#preview-list li")
     assert "Preview: would have matched" in page.inner_text("#preview")
+    assert page.locator("#preview-list li a[href^='/entries/']").count() == page.locator("#preview-list li").count()
     shot(page, "new-topic-preview")
     page.click("#save-btn")
     page.wait_for_url("**/topics/chip-curbs")
@@ -428,3 +429,44 @@ def test_every_control_is_labelled_and_reachable_by_keyboard(site, browser, feed
     page.keyboard.press("Enter")
     page.wait_for_function(f"[...document.querySelectorAll('tr')].some(r => r.textContent.includes({url!r}) && r.querySelector('.feed-status').textContent === 'paused')")
     page.close()
+
+
+def test_a_hostile_headline_stays_text_in_near_misses_and_previews(site, browser, tmp_path):
+    """A feed item whose title tries to leave an HTML attribute is shown as text, in the near-miss list
+    (where titles also go into aria-label) and in the editor's preview."""
+    import httpx
+
+    from service.stories.meaning import load
+    from tests.feedserver import FeedServer
+
+    if load() is None:
+        pytest.skip("the sentence-embedding model is not installed (pip install -e '.[meaning]')")
+    hostile = 'Iceland volcano eruption forces evacuation x" autofocus onfocus="window.pwned=1" data-x="'
+    from xml.sax.saxutils import escape
+
+    (tmp_path / "hostile.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Hostile</title><item><title>'
+        + escape(hostile) + '</title><link>https://h.example/1</link><description>Lava in Iceland.</description>'
+        '<pubDate>Wed, 08 Mar 2023 10:00:00 +0000</pubDate></item></channel></rss>', encoding="utf-8")
+    server = FeedServer({"hostile.xml": tmp_path / "hostile.xml"}).start()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        feed = httpx.post(site + "/api/feeds", json={"url": server.url("/feed/hostile.xml")}).json()
+        assert httpx.post(site + f"/api/feeds/{feed['id']}/check").json()["new_entries"] == 1
+        assert httpx.post(site + "/api/topics", json={
+            "slug": "iceland", "name": "Iceland volcanoes", "query": "zzqqxx",
+            "description": "Volcanic eruptions in Iceland and evacuations near the lava"}).status_code == 201
+        page.goto(site + "/topics/iceland")
+        page.select_option("#near-since", "")
+        page.click("#near-btn")
+        page.wait_for_selector("#near h3, #near p")
+        button = page.locator("#near .label-btn[data-relevant='true']").first
+        assert button.get_attribute("aria-label") == "Relevant: " + hostile
+        assert page.evaluate("window.pwned") is None
+        page.fill("#query", "iceland")
+        page.click("#preview-btn")
+        page.wait_for_selector("#preview-list li")
+        assert hostile in page.inner_text("#preview-list") and page.evaluate("window.pwned") is None
+    finally:
+        page.close()
+        server.stop()
