@@ -7,7 +7,7 @@ def problems(health: dict) -> list[str]:
     """From stats.feed_health: plain sentences, most serious first; empty when all is well."""
     total, checked, failing = health["total"], health["checked"], health["failing"]
     error = health.get("commonest_error")
-    often = f" The commonest error: {error.strip().splitlines()[0][:200]}" if error else ""
+    often = f" The commonest error: {error.strip().splitlines()[0][:200].rstrip('.')}." if error else ""
     if total == 0:
         return ["No feeds yet: add one on the Feeds page, or with `followup feeds add URL` (the seed feeds load "
                 "on first start)."]
