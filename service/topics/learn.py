@@ -2,8 +2,9 @@
 
 A label is stored per topic and entry (`followup topics label`, `POST /api/topics/{slug}/labels`).
 `score_labels` says how the topic does on them (precision and recall on the reader's own judgement);
-`learn` proposes what the labels teach: the relevant entries the topic missed become examples, and the
-similarity threshold is refit to the best F1 on the labels (ties to the higher threshold). The before and
+`learn` proposes what the labels teach: the relevant entries become examples (missed ones first), and the
+similarity threshold is refit to the best F1 on the labels (each labelled example left out of its own
+comparison; ties to the middle of the tied thresholds). The before and
 after figures are on the same labels (optimistic after fitting; bench/meaning_eval.py measures learning
 on labels it did not fit).
 """
@@ -23,6 +24,7 @@ from .semantic import MAX_EXAMPLES, decide, entry_text
 
 GRID = [round(0.30 + 0.02 * k, 2) for k in range(26)]  # 0.30 .. 0.80
 MIN_LABELS = 4  # fewer than this (or no relevant / no irrelevant one) teach nothing
+EXAMPLE_CHARS = 600  # of a labelled entry's headline and text, as an example
 
 
 @dataclass(frozen=True)
@@ -66,14 +68,26 @@ def spec_of_row(t) -> TopicSpec:  # noqa: ANN001
 
 
 def _verdicts(spec: TopicSpec, rows: list) -> list[tuple[bool, float | None]]:  # noqa: ANN001
-    """(query matched, similarity) per labelled entry."""
+    """(query matched, similarity) per labelled entry. An entry that is one of the topic's examples is
+    compared with the *other* descriptions and examples (leave one out): against itself it is 1.0, and a
+    threshold fitted on that would say nothing about the next entry (it chose the highest bar it could)."""
     probe = replace(spec, meaning="only", similarity=0.001)
     by_meaning = matcher_for([probe], measure=True)
     by_query = matcher_for([replace(spec, meaning="off")]) if (spec.query or "").strip() else None
     docs = [make_document(r.title, r.summary) for r in rows]
     sims = by_meaning.similarities(docs)
     hits = by_query.match_many(docs) if by_query is not None else [[] for _ in docs]
-    return [(bool(h), s.get(spec.id)) for h, s in zip(hits, sims)]
+    out = [(bool(h), s.get(spec.id)) for h, s in zip(hits, sims)]
+    if spec.id in by_meaning.profiles:
+        vectors, texts = by_meaning.profiles[spec.id]
+        for k, r in enumerate(rows):
+            own = entry_text(r.title, r.summary)[:EXAMPLE_CHARS]
+            if out[k][1] is None or own not in texts:
+                continue
+            cosines = vectors @ by_meaning.encoder([entry_text(r.title, r.summary)])[0]
+            others = [float(c) for j, (c, t) in enumerate(zip(cosines, texts)) if t != own]
+            out[k] = (out[k][0], max(others) if others else None)
+    return out
 
 
 def _score(verdicts: list[tuple[bool, float | None]], truth: list[bool], mode: str, threshold: float) -> LabelScore:
@@ -150,10 +164,13 @@ def learn(db: Database, slug: str, mode: str | None = None) -> Lesson:
     modes = [mode] if mode else list(dict.fromkeys([m for m in (spec.meaning, "boost") if m != "off"]))
     verdicts = _verdicts(spec, rows)
     before = _score(verdicts, truth, spec.meaning, _threshold(spec))
-    missed = [entry_text(r.title, r.summary)[:600] for r, (hit, sim), rel in zip(rows, verdicts, truth)
-              if rel and not decide(spec.meaning, hit, sim, _threshold(spec))]
+    # Every relevant label becomes an example, those the topic missed first (the cap may leave some out):
+    # an example says what the topic is about whether or not the topic found it.
+    relevant = sorted((r for r, rel in zip(rows, truth) if rel),
+                      key=lambda r: decide(spec.meaning, *verdicts[rows.index(r)], _threshold(spec)))
     room = max(0, MAX_EXAMPLES - len(spec.examples))
-    added = [t for t in missed if t not in spec.examples][:room]
+    texts = list(dict.fromkeys(entry_text(r.title, r.summary)[:EXAMPLE_CHARS] for r in relevant))
+    added = [t for t in texts if t not in spec.examples][:room]
     taught = replace(spec, examples=spec.examples + tuple(added))
     verdicts = _verdicts(taught, rows) if added else verdicts
     chosen, threshold = fit(modes, lambda m, t: _score(verdicts, truth, m, t).f1)
