@@ -325,7 +325,9 @@ def _pages(app: FastAPI) -> None:
             matched = match_store.entry_matches(conn, entry.id)
         doc = make_document(entry.title, entry.summary, entry.source or "")
         topics_ = [dict(topic=m, why=why(spec_of_row(m), doc)[1]) for m in matched]
-        return render(request, "entry.html", entry=entry, feeds=feeds_, topics=topics_)
+        with db.read() as conn:
+            others = [t for t in topic_store.list_topics(conn) if t.id not in {m.id for m in matched}]
+        return render(request, "entry.html", entry=entry, feeds=feeds_, topics=topics_, others=others)
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search(request: Request, q: str = "", topic: str = "", cursor: str | None = None, start: int = 1,

@@ -208,13 +208,21 @@ def test_open_a_development_and_its_entries(site, browser):
     assert all(h.startswith("http") for h in links.evaluate_all("els => els.map(e => e.getAttribute('href'))"))
     shot(page, "development")
     # An entry's page: its outlet(s), the topics it matched and why (the query's clauses, the similarity).
+    development_url = page.url
     with page.expect_navigation():
         page.locator("section[aria-label='Entries'] a", has_text="why it matched").first.click()
     assert "/entries/" in page.url
     why = page.inner_text("section[aria-labelledby='why-h']")
     assert "Wartime forced-labor rulings and compensation" in why and "query:" in why
     shot(page, "entry")
-    page.go_back()
+    # Any entry can be marked relevant to a topic that missed it: it becomes a match of that topic.
+    assert page.locator("#relevant-topic option[value='gsomia']").count() == 1
+    page.select_option("#relevant-topic", "gsomia")
+    with page.expect_navigation():
+        page.click("#relevant-btn")
+    assert "GSOMIA and Japan–South Korea intelligence sharing" in page.inner_text("section[aria-labelledby='why-h']")
+    assert "marked relevant" in page.inner_text("section[aria-labelledby='why-h']")
+    page.goto(development_url)
     before = entries.count()
     page.locator("section[aria-label='Entries'] .label-btn").last.click()
     page.wait_for_function("[...document.querySelectorAll('.label-btn')].pop().textContent === 'Marked not relevant'")
