@@ -364,7 +364,7 @@ def label_(slug: str, entry: Annotated[str, typer.Argument(help="Entry id (as `m
 @command
 def learn_(slug: str, db: DbOption = None, meaning: MeaningOption = None,
            save: Annotated[bool, typer.Option("--apply", help="Save what was learned and re-match.")] = False) -> None:
-    """Learn from your labels: missed relevant entries become examples, the similarity is refit; before/after.
+    """Learn from your labels: relevant entries become examples, the similarity is refit (each example left out of its own score); before/after.
 
     Example: followup topics learn svb --apply
     """
