@@ -108,7 +108,8 @@ class Pushed:
     detail: str
 
 
-def message(topic_name: str, slug: str, trigger: str, headline: str, row, settings: Settings) -> tuple[str, str]:  # noqa: ANN001
+def message(topic_name: str, slug: str, trigger: str, headline: str, row, settings: Settings,  # noqa: ANN001
+            link: str | None = None) -> tuple[str, str]:
     """Title and text of one alert."""
     if trigger == "new":
         title = f"New on {topic_name}: {headline}"
@@ -117,8 +118,10 @@ def message(topic_name: str, slug: str, trigger: str, headline: str, row, settin
     first = row.first if not isinstance(row.first, str) else datetime.fromisoformat(row.first)
     lines = [headline, f"{first:%Y-%m-%d %H:%M} UTC · {row.outlets} outlet{'s' if row.outlets != 1 else ''} · "
                        f"{row.entries} entr{'ies' if row.entries != 1 else 'y'}"]
+    if link and link.startswith(("http://", "https://")):
+        lines.append(link)  # the report that heads the development
     if settings.public_url:
-        lines.append(f"{settings.public_url.rstrip('/')}/topics/{slug}/developments/{row.development_id}")
+        lines.append(f"All its reports: {settings.public_url.rstrip('/')}/topics/{slug}/developments/{row.development_id}")
     return title[:250], "\n".join(lines)
 
 
@@ -149,8 +152,9 @@ class AlertService:
                         continue
                     members = development_store.development_entries(conn, row.topic_id, [row.development_id])
                 own = members.get(row.development_id, [])
-                headline = own[headline_index([e.published_at for e in own])].title if own else "(untitled)"
-                title, body = message(topic.name, topic.slug, alert.trigger, headline, row, self.settings)
+                head = own[headline_index([e.published_at for e in own])] if own else None
+                title, body = message(topic.name, topic.slug, alert.trigger, head.title if head else "(untitled)", row,
+                                      self.settings, head.url if head else None)
                 try:
                     push(alert.url, title, body, self.settings)
                 except (DeliveryError, InvalidInputError) as exc:

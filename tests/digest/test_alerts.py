@@ -107,7 +107,7 @@ def test_a_new_development_is_pushed_within_one_poll_cycle_and_never_twice(db, s
         assert len(receiver.received) == 1
         first = receiver.received[0]
         assert first["title"].startswith("New on ") and "GSOMIA" in first["title"]
-        assert "1 outlet" in first["message"]
+        assert "1 outlet" in first["message"] and "https://yna.example/1" in first["message"]
 
         asyncio.run(service.tick())  # nothing new: nothing pushed again
         assert len(receiver.received) == 1
