@@ -12,7 +12,8 @@ import ahocorasick
 from ..errors import QueryError
 from .match import Document, evaluate, score
 from .query import Near, Node, Not, Or, Term, parse_query
-from .semantic import GATE_ZIPF, GATE_ZIPF_ALONE, GATE_ZIPF_EXAMPLES, SIMILARITY, check_mode, decide, entry_text, profile_texts, rare_words, similarity
+from .semantic import (GATE_ZIPF, GATE_ZIPF_ALONE, GATE_ZIPF_EXAMPLES, SIMILARITY, check_mode, decide, entry_text,
+                       profile_texts, rare_words, readable, similarity)
 from .text import fold, has_cjk, words
 
 log = logging.getLogger("followup.topics")
@@ -327,7 +328,7 @@ class Matcher:
         results: list[list[MatchResult]] = [[] for _ in docs]
         gated_docs: set[int] = set()
         for n, doc in enumerate(docs):
-            gated = self._gate_index.candidates(doc) if self.profiles else set()
+            gated = self._gate_index.candidates(doc) if self.profiles and _readable(doc) else set()
             for topic_id in self._query_index.candidates(doc) | gated:
                 topic = self.topics[topic_id]
                 hit, hits = self._query(topic, doc)
@@ -361,8 +362,8 @@ class Matcher:
     def similarities(self, docs: list[Document]) -> list[dict[int, float]]:
         """Each document's similarity to every meaning topic it shares a gate word with, matched or not
         (near misses in backtests)."""
-        gated = [{t for t in self._gate_index.candidates(doc) if t in self.profiles} if self.profiles else set()
-                 for doc in docs]
+        gated = [{t for t in self._gate_index.candidates(doc) if t in self.profiles}
+                 if self.profiles and _readable(doc) else set() for doc in docs]
         order = [n for n, g in enumerate(gated) if g]
         out: list[dict[int, float]] = [{} for _ in docs]
         if not order:
@@ -375,7 +376,7 @@ class Matcher:
     def closest(self, topic_id: int, doc: Document) -> tuple[float, str] | None:
         """The entry's similarity to the topic and the description/example it is closest to (explain);
         None when the topic has no meaning profile or the entry shares no gate word with it."""
-        if topic_id not in self.profiles or topic_id not in self._gate_index.candidates(doc):
+        if topic_id not in self.profiles or not _readable(doc) or topic_id not in self._gate_index.candidates(doc):
             return None
         rows, texts = self.profiles[topic_id]
         vector = self.encoder([entry_text(doc.raw.get("title", ""), doc.raw.get("summary", ""))])[0]
@@ -412,3 +413,7 @@ def check_mode_safe(mode: str | None) -> str:
         return check_mode(mode)
     except ValueError:
         return "off"  # compile_topic reports it
+
+
+def _readable(doc: Document) -> bool:
+    return readable(doc.raw.get("title", ""), doc.raw.get("summary", ""))

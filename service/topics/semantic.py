@@ -25,6 +25,7 @@ bench/topics_eval.py and docs/topics.md.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -121,6 +122,19 @@ def rare_words(*texts: str, zipf: float = GATE_ZIPF) -> set[str]:
     return out
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+
+
+def readable(title: str, summary: str) -> bool:
+    """Whether the English model can read the entry: at least half its letters Latin. A Korean headline
+    compared with an English description scores 0.05–0.25 whatever it says, so for one the model cannot
+    read, meaning is not measured and a topic's query decides (a guard would drop every alias match)."""
+    text = f"{title or ''} {summary or ''}"[:MAX_EXAMPLE_CHARS]
+    letters = len(_LETTER.findall(text))
+    return letters == 0 or len(_LATIN.findall(text)) * 2 >= letters
+
+
 def similarity(vector, profile) -> float:  # noqa: ANN001
     """The cosine to the topic's closest description or example (unit vectors; `profile` is rows)."""
     if profile is None or len(profile) == 0:
@@ -155,7 +169,9 @@ class Verdict:
             return "This topic matches by its query alone."
         if self.similarity is None:
             return ("Meaning was not measured: the entry shares no gate word with the topic (its anchor terms "
-                    "and the rare words of its description and examples), or no model is installed.")
+                    "and the rare words of its description and examples), it is written mostly in a script the "
+                    "English model cannot read (Korean, Japanese, Chinese, …: the query decides), or no model is "
+                    "installed.")
         bar = self.threshold - EASING if self.query_hit and self.mode in ("guard", "boost") else self.threshold
         return (f"Similarity {self.similarity:.2f} to {self.closest[:80]!r} "
                 f"({'at least' if self.similarity >= bar else 'below'} the {bar:.2f} needed, meaning {self.mode}, "

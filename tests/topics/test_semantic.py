@@ -153,3 +153,26 @@ def test_rarity_is_judged_in_the_language_of_the_text():
     assert "depozytami" in rare
     assert {"svb", "depositors"} <= rare_words("SVB collapse: regulators seize Silicon Valley Bank as depositors rush",
                                                zipf=GATE_ZIPF_EXAMPLES)
+
+
+def test_the_seed_topics_keep_their_korean_and_japanese_alias_matches(encoder):
+    """The seeds match in `guard` mode, and the English model scores a Korean headline 0.05–0.25 against
+    any English description: text it cannot read is not measured, so the aliases (지소미아, 강제징용, 徴用工)
+    decide, as they did before meaning. Headlines of real reports (Yonhap 2020, Sankei 2018)."""
+    from pathlib import Path
+
+    from service.seeds import read_topics, spec_of
+    from service.topics.semantic import readable
+
+    specs = [spec_of(t, n) for n, t in enumerate(read_topics(Path(__file__).parents[2] / "seeds" / "topics.toml"), 1)]
+    assert {s.meaning for s in specs} == {"guard"}
+    matcher = Matcher(specs, encoder=encoder)
+    slug = {s.id: s.slug for s in specs}
+    docs = [make_document('외교부 "지소미아 종료는 잠정조치"..日수출규제 철회 촉구',
+                          "정부는 한일 군사정보보호협정(GSOMIA·지소미아) 종료 결정을 유예했다"),
+            make_document("安倍首相、帰国", "元徴用工による訴訟で韓国最高裁が日本企業に賠償を命じた判決への対応を示せない文氏"),
+            make_document("Seoul keeps its intelligence pact with Tokyo", "South Korea will stay in GSOMIA with Japan.")]
+    found = [{slug[r.topic_id] for r in results} for results in matcher.match_many(docs)]
+    assert "gsomia" in found[0] and "forced-labor" in found[1] and "gsomia" in found[2]
+    assert not readable(docs[0].raw["title"], docs[0].raw["summary"]) and readable("Seoul keeps GSOMIA", "")
+    assert matcher.similarities(docs[:2]) == [{}, {}]  # not measured, so no near misses from them either
