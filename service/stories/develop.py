@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ..topics.text import readable
 from .cluster import _ZIPF, normalized_title, terms
 
 GAP = timedelta(hours=48)  # a development is open while its newest entry is at most this old
@@ -145,6 +146,11 @@ class Developer:
             raise ValueError("entries must be given in publication order")
         self.last_key = item.key
 
+    def _vector(self, item: Item):  # noqa: ANN202
+        """The headline's meaning, or None when there is no model or the English model cannot read the
+        headline (mostly non-Latin letters): such an entry is grouped by its words."""
+        return self.meaning(item.title) if self.meaning and readable(item.title, "") else None
+
     def _count(self, item: Item, words: frozenset, vector) -> None:  # noqa: ANN001
         """The entry as part of the topic's recent vocabulary (and background meaning). The background is
         a running sum in float64: a replay from 21 days back and a pass from the beginning reach it by
@@ -170,7 +176,7 @@ class Developer:
         """An entry placed before (kept where it is): it only brings the state up to its time."""
         self._check_order(item)
         self._advance(item.published_at)
-        vector = self.meaning(item.title) if self.meaning else None
+        vector = self._vector(item)
         if anchor not in self.open and anchor != item.entry_id:
             # Its development closed (or began before what was loaded): the entry still counts as
             # vocabulary, and re-opens nothing.
@@ -184,7 +190,7 @@ class Developer:
         self._advance(item.published_at)
         words = self._words(item)
         anchor = self._same_title(item)
-        vector = self.meaning(item.title) if self.meaning else None
+        vector = self._vector(item)
         if anchor is None:
             anchor = self._best(words) if vector is None else self._closest(vector, item.published_at, words)
         self._remember(item, words, vector, item.entry_id if anchor is None else anchor)

@@ -25,11 +25,10 @@ bench/topics_eval.py and docs/topics.md.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .text import has_cjk, words
+from .text import has_cjk, readable, words  # noqa: F401 - readable: used by compile
 
 MODES = ("off", "guard", "boost", "only")
 SIMILARITY = 0.60  # default threshold: the cosine to the closest description/example (seed labels, desc-only: 0.58–0.60)
@@ -120,19 +119,6 @@ def rare_words(*texts: str, zipf: float = GATE_ZIPF) -> set[str]:
             if has_cjk(w) or (len(w) >= 3 and not w.isdigit() and w not in META_WORDS and _zipf(w, lang) < zipf):
                 out.add(w)
     return out
-
-
-_LETTER = re.compile(r"[^\W\d_]")
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
-
-
-def readable(title: str, summary: str) -> bool:
-    """Whether the English model can read the entry: at least half its letters Latin. A Korean headline
-    compared with an English description scores 0.05–0.25 whatever it says, so for one the model cannot
-    read, meaning is not measured and a topic's query decides (a guard would drop every alias match)."""
-    text = f"{title or ''} {summary or ''}"[:MAX_EXAMPLE_CHARS]
-    letters = len(_LETTER.findall(text))
-    return letters == 0 or len(_LATIN.findall(text)) * 2 >= letters
 
 
 def similarity(vector, profile) -> float:  # noqa: ANN001

@@ -55,3 +55,16 @@ def _pairs(match: re.Match) -> str:
 def search_words(word: str) -> tuple[str, ...]:
     """One folded search word as the index holds it: itself, or its character pairs (see index_text)."""
     return tuple(words(index_text(word) or "")) if has_cjk(word) else (word,)
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+
+
+def readable(title: str, summary: str) -> bool:
+    """Whether the English model can read the entry: at least half its letters Latin. A Korean headline
+    compared with an English description scores 0.05–0.25 whatever it says, so for one the model cannot
+    read, meaning is not measured and a topic's query decides (a guard would drop every alias match)."""
+    text = f"{title or ''} {summary or ''}"[:2000]
+    letters = len(_LETTER.findall(text))
+    return letters == 0 or len(_LATIN.findall(text)) * 2 >= letters

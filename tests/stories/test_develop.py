@@ -111,3 +111,26 @@ def test_out_of_order_input_is_refused():
     developer.place(Item(2, T0 + timedelta(hours=1), "b"))
     with pytest.raises(ValueError):
         developer.place(Item(1, T0, "a"))
+
+
+def test_headlines_the_model_cannot_read_are_grouped_by_their_words():
+    """With the meaning model, a Korean or Japanese headline is not given a vector (the English model
+    scores such text as noise): it is grouped by its words, and the model is never asked."""
+    from datetime import datetime, timedelta, timezone
+
+    from service.stories.develop import Developer, Item
+
+    asked = []
+
+    def meaning(title):
+        asked.append(title)
+        import numpy as np
+
+        return np.ones(4, dtype="float32") / 2.0
+
+    developer = Developer(meaning=meaning)
+    t0 = datetime(2023, 3, 6, tzinfo=timezone.utc)
+    assert developer._vector(Item(1, t0, "외교부 \"지소미아 종료는 잠정조치\"")) is None
+    assert developer._vector(Item(2, t0, "元徴用工による訴訟で韓国最高裁")) is None
+    assert developer._vector(Item(3, t0 + timedelta(hours=1), "Seoul keeps GSOMIA")) is not None
+    assert asked == ["Seoul keeps GSOMIA"]
