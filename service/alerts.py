@@ -47,7 +47,7 @@ def check_alert_url(url: str, settings: Settings) -> str:
         raise InvalidInputError("The notification URL is empty (e.g. ntfy://my-topic or tgram://bot-token/chat-id)")
     plugin = apprise.Apprise.instantiate(url)
     if plugin is None:
-        raise InvalidInputError(f"{_redact(url)} is not a notification URL Apprise knows "
+        raise InvalidInputError(f"{redact(url)} is not a notification URL Apprise knows "
                                 "(see https://github.com/caronc/apprise/wiki)")
     scheme = url.split("://", 1)[0].lower()
     hosts = []
@@ -80,9 +80,16 @@ def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def _redact(url: str) -> str:
-    """An Apprise URL carries tokens: show the scheme and the start only."""
+def redact(url: str) -> str:
+    """An Apprise URL carries tokens: it is shown by its scheme only (API, CLI, web, messages)."""
     return url.split("://", 1)[0] + "://…" if "://" in url else "the URL"
+
+
+def describe(alert) -> dict:  # noqa: ANN001 - a row of store.alerts
+    """An alert as the CLI and the API show it."""
+    return dict(id=alert.id, url=redact(alert.url), topic=alert.topic or "all", trigger=alert.trigger,
+                min_outlets=alert.min_outlets, paused=alert.paused, last_sent_at=alert.last_sent_at,
+                last_error=alert.last_error)
 
 
 def push(url: str, title: str, body: str, settings: Settings) -> None:
@@ -96,7 +103,7 @@ def push(url: str, title: str, body: str, settings: Settings) -> None:
         ok = notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
     if not ok:
         reason = " ".join(captured.getvalue().split())[:300] or "no reason given"
-        raise DeliveryError(f"The notification to {_redact(url)} failed: {reason}")
+        raise DeliveryError(f"The notification to {redact(url)} failed: {reason}")
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,9 @@ def message(topic_name: str, slug: str, trigger: str, headline: str, row, settin
         title = f"New on {topic_name}: {headline}"
     else:
         title = f"{row.outlets} outlets on {topic_name}: {headline}"
-    first = row.first if not isinstance(row.first, str) else datetime.fromisoformat(row.first)
+    from .store._sql import aware
+
+    first = aware(row.first)
     lines = [headline, f"{first:%Y-%m-%d %H:%M} UTC · {row.outlets} outlet{'s' if row.outlets != 1 else ''} · "
                        f"{row.entries} entr{'ies' if row.entries != 1 else 'y'}"]
     if link and link.startswith(("http://", "https://")):

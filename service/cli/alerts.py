@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..alerts import check_alert_url, push
+from ..alerts import check_alert_url, describe, push
 from ..errors import InvalidInputError
 from ..models import utcnow
 from ..store import alerts as store
@@ -17,12 +17,6 @@ from .app import DbOption, app, check_format, command, emit, open_context, out
 alerts_app = typer.Typer(help="Instant alerts: a push (ntfy, Telegram, Slack, …) when a topic moves.",
                          no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(alerts_app, name="alerts")
-
-
-def describe(a) -> dict:  # noqa: ANN001
-    scheme = a.url.split("://", 1)[0]
-    return dict(id=a.id, url=f"{scheme}://…", topic=a.topic or "all", trigger=a.trigger, min_outlets=a.min_outlets,
-                paused=a.paused, last_sent_at=a.last_sent_at, last_error=a.last_error)
 
 
 def when(trigger: str, min_outlets: int | None) -> str:
@@ -91,6 +85,14 @@ def remove(alert_id: Annotated[int, typer.Argument(help="The alert's id.")], db:
     out.print(f"Removed alert {alert_id}.")
 
 
+def _pause(alert_id: int, db: str | None, paused: bool) -> None:
+    ctx = open_context(db)
+    with ctx.db.write() as conn:
+        store.set_paused(conn, alert_id, paused)
+    hint = f" Resume with `followup alerts resume {alert_id}`." if paused else ""
+    out.print(f"{'Paused' if paused else 'Resumed'} alert {alert_id}.{hint}", markup=False)
+
+
 @alerts_app.command("pause")
 @command
 def pause(alert_id: Annotated[int, typer.Argument(help="The alert's id.")], db: DbOption = None) -> None:
@@ -98,10 +100,7 @@ def pause(alert_id: Annotated[int, typer.Argument(help="The alert's id.")], db: 
 
     Example: followup alerts pause 1
     """
-    ctx = open_context(db)
-    with ctx.db.write() as conn:
-        store.set_paused(conn, alert_id, True)
-    out.print(f"Paused alert {alert_id}. Resume with `followup alerts resume {alert_id}`.", markup=False)
+    _pause(alert_id, db, True)
 
 
 @alerts_app.command("resume")
@@ -111,10 +110,7 @@ def resume(alert_id: Annotated[int, typer.Argument(help="The alert's id.")], db:
 
     Example: followup alerts resume 1
     """
-    ctx = open_context(db)
-    with ctx.db.write() as conn:
-        store.set_paused(conn, alert_id, False)
-    out.print(f"Resumed alert {alert_id}.")
+    _pause(alert_id, db, False)
 
 
 @alerts_app.command("test")

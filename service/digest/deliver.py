@@ -216,8 +216,8 @@ def deliver(settings: Settings, digest: Digest, channel: str, target: str, sub_i
             raise DeliveryError(str(exc)) from None
         return write_files(digest, folder, sub_id)
     if channel == "apprise":
-        from ..alerts import push
+        from ..alerts import push, redact
 
         push(target, digest.subject, render(digest, "text"), settings)
-        return Delivered("apprise", target.split("://", 1)[0] + "://…", "pushed")
+        return Delivered("apprise", redact(target), "pushed")
     raise DeliveryError(f"Unknown delivery channel {channel!r}")

@@ -41,3 +41,15 @@ def advisory_locks(conn: Connection, names: Iterable[str]) -> None:
     if keys:
         conn.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"),
                      {"keys": keys})
+
+
+def aware(value):  # noqa: ANN001, ANN201
+    """A timestamp read back from an aggregate (MIN/MAX) as an aware UTC datetime: SQLite returns such
+    values as text or naive datetimes, PostgreSQL as aware ones; None stays None."""
+    from datetime import datetime, timezone
+
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Row, delete, distinct, func, select, tuple_, 
 
 from ..errors import NotFoundError
 from ..models import Alert, AlertSent, Entry, Feed, Match, Topic
-from ._sql import chunks, insert
+from ._sql import aware, chunks, insert
 from .developments import OUTLET
 
 alerts = Alert.__table__
@@ -97,19 +97,11 @@ def candidates(conn: Connection, alert: Row, *, since: datetime) -> list[Row]:
     for r in sorted(rows, key=lambda r: (r.development_id, r.topic_id)):
         if r.development_id in sent:  # pushed already, or the same event on another topic this cycle
             continue
-        if alert.trigger == "new" and _aware(r.first) >= since or \
+        if alert.trigger == "new" and aware(r.first) >= since or \
                 alert.trigger == "outlets" and r.outlets >= (alert.min_outlets or 1):
             out.append(r)
             sent.add(r.development_id)
-    return sorted(out, key=lambda r: (_aware(r.first), r.development_id))
-
-
-def _aware(value) -> datetime:  # noqa: ANN001 - SQLite may give text or a naive datetime for MIN()
-    from datetime import timezone
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return sorted(out, key=lambda r: (aware(r.first), r.development_id))
 
 
 def claim(conn: Connection, alert_id: int, topic_id: int, development_id: int, now: datetime) -> bool:

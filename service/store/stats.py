@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import Connection, case, func, select
 
 from ..models import Entry, Feed, Match, Story, Topic
+from ._sql import aware
 
 feeds = Feed.__table__
 entries = Entry.__table__
@@ -33,11 +34,7 @@ def latest_match_at(conn: Connection, slug: str) -> datetime | None:
                          .select_from(matches.join(topics, topics.c.id == matches.c.topic_id)
                                       .join(entries, entries.c.id == matches.c.entry_id))
                          .where(topics.c.slug == slug)).scalar_one()
-    if isinstance(value, str):  # SQLite returns MAX() of a timestamp column as text
-        value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value
+    return aware(value)  # SQLite returns MAX() of a timestamp column as text
 
 
 def feed_health(conn: Connection) -> dict:

@@ -13,8 +13,8 @@ from ..errors import QueryError
 from .match import Document, evaluate, score
 from .query import Near, Node, Not, Or, Term, parse_query
 from .semantic import (GATE_ZIPF, GATE_ZIPF_ALONE, GATE_ZIPF_EXAMPLES, SIMILARITY, check_mode, decide, entry_text,
-                       profile_texts, rare_words, readable, similarity)
-from .text import fold, has_cjk, words
+                       profile_texts, rare_words, similarity)
+from .text import fold, has_cjk, readable, words
 
 log = logging.getLogger("followup.topics")
 

@@ -166,8 +166,8 @@ def learn(db: Database, slug: str, mode: str | None = None) -> Lesson:
     before = _score(verdicts, truth, spec.meaning, _threshold(spec))
     # Every relevant label becomes an example, those the topic missed first (the cap may leave some out):
     # an example says what the topic is about whether or not the topic found it.
-    relevant = sorted((r for r, rel in zip(rows, truth) if rel),
-                      key=lambda r: decide(spec.meaning, *verdicts[rows.index(r)], _threshold(spec)))
+    relevant = [r for _, _, r in sorted((decide(spec.meaning, *v, _threshold(spec)), k, r)
+                                        for k, (r, v, rel) in enumerate(zip(rows, verdicts, truth)) if rel)]
     room = max(0, MAX_EXAMPLES - len(spec.examples))
     texts = list(dict.fromkeys(entry_text(r.title, r.summary)[:EXAMPLE_CHARS] for r in relevant))
     added = [t for t in texts if t not in spec.examples][:room]

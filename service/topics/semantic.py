@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .text import has_cjk, readable, words  # noqa: F401 - readable: used by compile
+from .text import has_cjk, words
 
 MODES = ("off", "guard", "boost", "only")
 SIMILARITY = 0.60  # default threshold: the cosine to the closest description/example (seed labels, desc-only: 0.58–0.60)

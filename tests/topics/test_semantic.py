@@ -162,7 +162,7 @@ def test_the_seed_topics_keep_their_korean_and_japanese_alias_matches(encoder):
     from pathlib import Path
 
     from service.seeds import read_topics, spec_of
-    from service.topics.semantic import readable
+    from service.topics.text import readable
 
     specs = [spec_of(t, n) for n, t in enumerate(read_topics(Path(__file__).parents[2] / "seeds" / "topics.toml"), 1)]
     assert {s.meaning for s in specs} == {"guard"}
