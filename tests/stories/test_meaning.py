@@ -1,6 +1,6 @@
 """The sentence-embedding model (the `meaning` extra): it loads offline from the installed package, the
-numpy encoder gives sentence-transformers' own vectors, and a headline's vector never depends on what
-was encoded before it."""
+float32 engine gives sentence-transformers' own vectors and the bfloat16 one nearly the same, and a
+headline's vector never depends on what was encoded before it or with it."""
 
 from __future__ import annotations
 
@@ -30,17 +30,41 @@ def model():
     return loaded
 
 
-def test_vectors_are_sentence_transformers_vectors(model, monkeypatch):
+@pytest.fixture(scope="module")
+def engines(model):
+    return {p: meaning.MiniLM(meaning.model_path(), p) for p in ("float32", "bfloat16")}
+
+
+def test_vectors_are_sentence_transformers_vectors(engines, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the reference must load from the package, not a hub
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     np = pytest.importorskip("numpy")
     st = pytest.importorskip("sentence_transformers")
     reference = st.SentenceTransformer(str(meaning.model_path()), device="cpu")
     for text in HEADLINES:
-        mine = model.encode(text)
+        mine = engines["float32"].encode(text)
         theirs = reference.encode(text, normalize_embeddings=True)
         assert mine.shape == (384,) and mine.dtype == np.float32
         assert float(np.abs(mine - theirs).max()) < 1e-5, text
+        # bfloat16 products (float32 sums) keep the direction: what matching and grouping compare.
+        fast = engines["bfloat16"].encode(text)
+        assert fast.dtype == np.float32 and float(fast @ theirs) > 0.999, text
+
+
+def test_a_batch_gives_each_text_what_it_gets_alone(engines):
+    texts = HEADLINES[:3] + ["Japan and South Korea hold talks", "Japan and North Korea hold talks",
+                             "Seoul and Tokyo hold summit talks"]  # equal lengths share a batch
+    for precision, engine in engines.items():
+        batch = engine.encode_many(texts)
+        alone = [engine.encode(t) for t in texts]
+        assert all((row == one).all() for row, one in zip(batch, alone)), precision
+
+
+def test_precision_setting(monkeypatch):
+    pytest.importorskip("torch")
+    assert meaning.choose_precision("float32") == "float32"
+    assert meaning.choose_precision("bfloat16") == "bfloat16"
+    assert meaning.choose_precision("auto") == ("bfloat16" if meaning.native_bfloat16() else "float32")
 
 
 def test_same_headline_same_vector_whatever_came_before(model):

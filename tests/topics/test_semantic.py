@@ -117,13 +117,15 @@ def test_a_failing_model_falls_back_to_the_query_and_loses_nothing(caplog):
     import numpy as np
 
     def broken(texts):
-        if len(texts) > 1:  # profiles encode fine; entries fail (a model file gone bad mid-run)
-            return np.ones((len(texts), 4), dtype=np.float32) / 2
-        raise MemoryError("cannot allocate")
+        # ec's profile encodes; free's does not (in the batch of all profiles, then alone), nor does the
+        # entry (a model gone bad mid-run)
+        if any(t.startswith("Export curbs") or t.startswith("Japan export") for t in texts):
+            raise MemoryError("cannot allocate")
+        return np.ones((len(texts), 4), dtype=np.float32) / 2
 
     m = Matcher([TopicSpec(1, "ec", "japan export", meaning="boost", description="Japan's export curbs",
                            examples=("Japan curbs chip exports",)),
-                 TopicSpec(2, "free", "", meaning="only", description="Japan's export curbs")], encoder=broken)
+                 TopicSpec(2, "free", "", meaning="only", description="Export curbs by Japan")], encoder=broken)
     (found,) = m.match_many([make_document("Japan export rules change")])
     assert [r.slug for r in found] == ["ec"] and found[0].similarity is None
     assert "matched by their topics' queries alone" in caplog.text
