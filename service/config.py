@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # The model's arithmetic: "auto" is bfloat16 on a CPU that has it natively (3x faster, vectors at
     # cosine >= 0.9999 to float32's), else float32 (docs/topics.md).
     meaning_precision: Literal["auto", "float32", "bfloat16"] = "auto"
+    # Threads the model may use in one process. 1 by default: two processes of two threads each on two
+    # cores read 2.4x slower than of one each; more only for a process alone on its cores (a backfill).
+    meaning_threads: int = Field(1, ge=1, le=256)
     # Plain RSS 2.0 through the lxml fast path when it gives feedparser's results (docs/performance.md).
     fast_parse: bool = True
     # A worker's claim on a feed; a worker that dies loses its feeds to the others after this long.

@@ -14,7 +14,8 @@ average) one core reads 224 texts/s against float32's 76 (the numpy engine befor
 vectors at cosine >= 0.9999 to float32's (`bench/meaning_speed.py --engines`). Elsewhere float32.
 `FOLLOWUP_MEANING_PRECISION` forces either (docs/topics.md). One thread per process: two processes of
 two threads each on this 2-core machine read 2.4x slower than of one thread each (OpenMP's threads
-wait by spinning), so a second core is used by a second worker process, not a second thread.
+wait by spinning), so a second core is used by a second worker process, not a second thread, unless
+the process has the machine to itself (`FOLLOWUP_MEANING_THREADS`, for a backfill).
 
 A text's vector never depends on what else is encoded with it: texts are batched only with texts of the
 same token length (nothing is padded), and each row of a batch is what the text gets alone (checked
@@ -56,7 +57,7 @@ def choose_precision(setting: str = "auto") -> str:
 class MiniLM:
     """all-MiniLM-L6-v2: mean-pooled, L2-normalised 384-dimensional headline vectors."""
 
-    def __init__(self, path: Path, precision: str = "auto"):
+    def __init__(self, path: Path, precision: str = "auto", threads: int = 1):
         import numpy as np
         import torch
         from safetensors.torch import load_file
@@ -65,7 +66,7 @@ class MiniLM:
         self.np, self.torch = np, torch
         self.precision = choose_precision(precision)
         dtype = getattr(torch, self.precision)
-        torch.set_num_threads(1)  # see the module docstring
+        torch.set_num_threads(threads)  # one by default: see the module docstring
         config = json.loads((path / "config.json").read_text())
         self.heads = config["num_attention_heads"]
         self.eps = float(config["layer_norm_eps"])
@@ -169,7 +170,8 @@ def load() -> MiniLM | None:
                 try:
                     from ..config import Settings
 
-                    _MODEL = MiniLM(path, Settings().meaning_precision)
+                    settings = Settings()
+                    _MODEL = MiniLM(path, settings.meaning_precision, settings.meaning_threads)
                     log.debug("sentence-embedding model loaded (%s)", _MODEL.precision)
                 except Exception as exc:  # noqa: BLE001 - the words-only grouping still works
                     log.warning("the sentence-embedding model could not be loaded (%s: %s); developments are "
