@@ -44,7 +44,7 @@ SIGNATURE_SHARE = 0.2  # a development's word counts once at least this share of
 RARE_ZIPF = 3.0  # one shared word suffices only if it is this rare (a name: "Kishida", not "summit")
 MIN_CONTEXT = 8  # fewer recent entries than this say nothing about the topic's vocabulary
 MEANING_THRESHOLD = 0.35  # cosine of an entry to a development's mean vector, at least
-MEANING_DECAY = 0.10  # ... plus this much per day since the development's last entry
+MEANING_DECAY = 0.10  # ... plus this much per day since the mean publication time of its entries
 MEANING_MARGIN = 0.10  # ... and this much above the entry's mean cosine to the topic's other recent entries
 MAX_WORD_DEVELOPMENTS = 200  # a word in more open developments than this does not make candidates
 
@@ -71,12 +71,14 @@ class _Development:
     term_docs: dict = field(default_factory=dict)
     titles: set = field(default_factory=set)
     vector: object = None  # the sum of its headline vectors (with the meaning model)
+    seconds: float = 0.0  # the sum of its entries' publication times (epoch seconds): their mean is its centre
 
     def absorb(self, words: frozenset, title_key: str, when: datetime, vector=None) -> None:  # noqa: ANN001
         if vector is not None:
             self.vector = vector.copy() if self.vector is None else self.vector + vector
 
         self.docs += 1
+        self.seconds += when.timestamp()
         for t in words:
             self.term_docs[t] = self.term_docs.get(t, 0) + 1
         if title_key:
@@ -234,9 +236,12 @@ class Developer:
             if d.vector is None:
                 continue
             score = float(d.vector @ vector) / max(float(np.linalg.norm(d.vector)), 1e-12)
-            # A development gone quiet asks more of a new report (each quiet day MEANING_DECAY more):
-            # "Leaders to hold summit next week" is not the forced-labor plan of three days before.
-            need = self.meaning_threshold + self.meaning_decay * ((when - d.last) / timedelta(days=1))
+            # A report days after a development's centre in time asks more (each day MEANING_DECAY more):
+            # "Leaders to hold summit next week" is not the forced-labor plan of three days before, and
+            # the missile-data talks of 9 May are not the 7-8 May summit, though reports of the summit
+            # came in until the day before. Measured from the development's last entry instead, each
+            # late report kept the door open for the next: the summit chained four later events.
+            need = self.meaning_threshold + self.meaning_decay * _days_after_centre(d, when)
             others = n - d.docs
             if others >= MIN_CONTEXT:
                 need = max(need, (to_all - float(d.vector @ vector)) / others + self.meaning_margin)
@@ -275,6 +280,11 @@ class Developer:
             if (score, -anchor) > (best_score, -(best or 0)):
                 best, best_score = anchor, score
         return best
+
+
+def _days_after_centre(d: _Development, when: datetime) -> float:
+    """Days from the mean publication time of the development's entries to `when` (0 before it)."""
+    return max(0.0, when.timestamp() - d.seconds / d.docs) / 86400.0 if d.docs else 0.0
 
 
 def headline_index(times: list[datetime]) -> int:
