@@ -36,11 +36,11 @@ SIZES = (10, 1000)
 MODES = ("off", "guard", "boost")
 
 
-def add_topics(conn, size: int, meaning: str, generated: list) -> None:  # noqa: ANN001
-    """The seed topics plus generated ones up to `size`, each with a one-line description, in `meaning`
-    mode (bench/workers.py --meaning uses the same topics)."""
+def add_topics(conn, size: int | None, meaning: str, generated: list) -> None:  # noqa: ANN001
+    """The seed topics plus generated ones up to `size` (None: all of them), each with a one-line
+    description, in `meaning` mode (bench/workers.py --meaning uses the same topics)."""
     seeds = [spec_of(t, n) for n, t in enumerate(read_topics(REPO / "seeds" / "topics.toml"), 1)]
-    for s in seeds + generated[: size - len(seeds)]:
+    for s in seeds + (generated if size is None else generated[: size - len(seeds)]):
         words = s.query.replace('"', "").replace("*", "").replace(" OR ", ", ").replace("NEAR/5", "near")
         description = s.description or f"News about {words.lstrip('-')}."
         topic_store.add_topic(conn, s.slug, s.name or s.slug, s.query, description=description,
@@ -60,11 +60,8 @@ def make_db(path: Path, size: int, meaning: str, generated: list) -> str:  # noq
     return url
 
 
-PRECISION = "auto"  # --precision
-
-
-def ingest(feeds: Path, url: str) -> tuple[float, str]:
-    env = {**os.environ, "FOLLOWUP_MEANING": "true", "FOLLOWUP_MEANING_PRECISION": PRECISION}
+def ingest(feeds: Path, url: str, precision: str = "auto") -> tuple[float, str]:
+    env = {**os.environ, "FOLLOWUP_MEANING": "true", "FOLLOWUP_MEANING_PRECISION": precision}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "service", "ingest", str(feeds), "--db", url], cwd=REPO, env=env,
                           capture_output=True, text=True)
@@ -101,15 +98,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         write_feeds(iter(rows), work / "feeds")
-        global PRECISION
         for r in range(args.repeats):
             for size in sizes:
                 for meaning in modes:
-                    for PRECISION in (precisions if meaning != "off" else precisions[:1]):
-                        db_path = work / f"s{size}-{meaning}-{PRECISION}-{r}.db"
+                    for precision in (precisions if meaning != "off" else precisions[:1]):
+                        db_path = work / f"s{size}-{meaning}-{precision}-{r}.db"
                         url = make_db(db_path, size, meaning, generated)
-                        seconds, summary = ingest(work / "feeds", url)
-                        label = meaning if len(precisions) == 1 or meaning == "off" else f"{meaning} ({PRECISION})"
+                        seconds, summary = ingest(work / "feeds", url, precision)
+                        label = meaning if len(precisions) == 1 or meaning == "off" else f"{meaning} ({precision})"
                         times.setdefault((size, label), []).append(seconds)
                         print(f"{size} topics, meaning {label}: {seconds:.1f} s — {summary}", file=sys.stderr,
                               flush=True)

@@ -49,7 +49,7 @@ def prepare(url: str, farm: RemoteFarm, generated, meaning: str | None = None) -
         if meaning:  # bench/meaning_speed.py's topics: each described, all in this mode
             from bench.meaning_speed import add_topics
 
-            add_topics(conn, len(generated) + 4, meaning, generated)
+            add_topics(conn, None, meaning, generated)
         else:
             for t in read_topics(settings.seeds_dir / "topics.toml"):
                 topic_store.add_topic(conn, t["slug"], t["name"], t["query"], exclude=t.get("exclude"),

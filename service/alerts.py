@@ -85,6 +85,11 @@ def redact(url: str) -> str:
     return url.split("://", 1)[0] + "://…" if "://" in url else "the URL"
 
 
+def shown_target(channel: str, target: str) -> str:
+    """A subscription's target as shown: an Apprise URL redacted, an address, webhook or folder as is."""
+    return redact(target) if channel == "apprise" else target
+
+
 def describe(alert) -> dict:  # noqa: ANN001 - a row of store.alerts
     """An alert as the CLI and the API show it."""
     return dict(id=alert.id, url=redact(alert.url), topic=alert.topic or "all", trigger=alert.trigger,
@@ -142,16 +147,16 @@ class AlertService:
     def tick(self, now: datetime | None = None) -> list[Pushed]:
         """Push what is due for every active alert; one failing alert does not stop the others."""
         from .store import developments as development_store
-        from .stories.develop import headline_index
+        from .stories.develop import headline_of
 
         now = now or utcnow()
         done: list[Pushed] = []
         with self.db.read() as conn:
             active = alert_store.list_alerts(conn, active_only=True)
+            names = {t.id: t for t in topic_store.list_topics(conn)}
         for alert in active:
             with self.db.read() as conn:
                 due = alert_store.candidates(conn, alert, since=now - RECENT)
-                names = {t.id: t for t in topic_store.list_topics(conn)}
             for row in due:
                 topic = names.get(row.topic_id)
                 if topic is None:
@@ -160,15 +165,14 @@ class AlertService:
                     if not alert_store.claim(conn, alert.id, row.topic_id, row.development_id, now):
                         continue
                     members = development_store.development_entries(conn, row.topic_id, [row.development_id])
-                own = members.get(row.development_id, [])
-                head = own[headline_index([e.published_at for e in own])] if own else None
+                head = headline_of(members.get(row.development_id, []))
                 title, body = message(topic.name, topic.slug, alert.trigger, head.title if head else "(untitled)", row,
                                       self.settings, head.url if head else None)
                 try:
                     push(alert.url, title, body, self.settings)
                 except (DeliveryError, InvalidInputError) as exc:
                     with self.db.write() as conn:
-                        alert_store.release(conn, alert.id, row.topic_id, row.development_id)
+                        alert_store.release(conn, alert.id, row.development_id)
                         alert_store.record(conn, alert.id, error=str(exc))
                     done.append(Pushed(alert.id, topic.slug, row.development_id, False, str(exc)))
                     break  # this alert's target is failing: the rest waits for the next cycle

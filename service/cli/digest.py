@@ -36,12 +36,11 @@ def _describe(sub, now: datetime) -> dict:  # noqa: ANN001
     except schedule.ScheduleError:
         next_at = None
     local = next_at.astimezone(schedule.zone(sub.timezone)) if next_at else None
-    from ..alerts import redact
+    from ..alerts import shown_target
 
-    target = redact(sub.target) if sub.channel == "apprise" else sub.target
-    return dict(id=sub.id, channel=sub.channel, target=target, topics=sub.topics or "all", at=sub.send_at,
-                timezone=sub.timezone, format=sub.format, paused=sub.paused,
-                next_send=local.isoformat() if local else None, last_sent_at=sub.last_sent_at,
+    return dict(id=sub.id, channel=sub.channel, target=shown_target(sub.channel, sub.target),
+                topics=sub.topics or "all", at=sub.send_at, timezone=sub.timezone, format=sub.format,
+                paused=sub.paused, next_send=local.isoformat() if local else None, last_sent_at=sub.last_sent_at,
                 last_status=sub.last_status, last_error=sub.last_error)
 
 

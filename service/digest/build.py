@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..stories.develop import headline_index
+from ..stories.develop import headline_of
 
 SUMMARY_CHARS = 220
 PER_SECTION = 10
@@ -188,7 +188,7 @@ def _shown_above(group: list, shown: dict[int, StoryItem]) -> StoryItem | None:
 
 
 def _story(key: Any, group: list, start: datetime, zone: ZoneInfo, topic_first: datetime | None) -> StoryItem:
-    head = group[headline_index([r.published_at for r in group])]  # rows come oldest first
+    head = headline_of(group)  # rows come oldest first
     first = group[0]
     story_first = topic_first or first.published_at
     outlets: list[str] = []

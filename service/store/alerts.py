@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, delete, distinct, func, select, tuple_, update
+from sqlalchemy import Connection, Row, delete, select, tuple_, update
 
 from ..errors import NotFoundError
-from ..models import Alert, AlertSent, Entry, Feed, Match, Topic
+from ..models import Alert, AlertSent, Match, Topic
 from ._sql import aware, chunks, insert
-from .developments import OUTLET
+from .developments import development_stats
 
 alerts = Alert.__table__
 log = AlertSent.__table__
 matches = Match.__table__
-entries = Entry.__table__
-feeds = Feed.__table__
 topics = Topic.__table__
 
 
@@ -34,7 +32,7 @@ def _listing():  # noqa: ANN202
 def get_alert(conn: Connection, alert_id: int) -> Row:
     row = conn.execute(_listing().where(alerts.c.id == alert_id)).first()
     if row is None:
-        raise NotFoundError(f"No alert {alert_id}")
+        raise NotFoundError(f"No alert {alert_id} (see `followup alerts list`)")
     return row
 
 
@@ -52,14 +50,14 @@ def remove_alert(conn: Connection, alert_id: int) -> Row:
     return row
 
 
-def set_paused(conn: Connection, alert_id: int, paused: bool, now: datetime | None = None) -> Row:
+def set_paused(conn: Connection, alert_id: int, paused: bool) -> Row:
     """Pause, or resume: what was matched while paused is not pushed afterwards."""
     row = get_alert(conn, alert_id)
     values: dict = {"paused": paused}
     if not paused and row.paused:
         from ..models import utcnow
 
-        values["active_since"] = now or utcnow()
+        values["active_since"] = utcnow()
     conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
     return get_alert(conn, alert_id)
 
@@ -82,17 +80,14 @@ def candidates(conn: Connection, alert: Row, *, since: datetime) -> list[Row]:
     if alert.topic_id is not None:
         touched = touched.where(matches.c.topic_id == alert.topic_id)
     pairs = sorted({(r.topic_id, r.development_id) for r in conn.execute(touched.distinct())})
-    sent = set(conn.execute(select(log.c.development_id).where(log.c.alert_id == alert.id)).scalars())
+    sent: set[int] = set()  # of these developments (the log grows for good; the window does not)
+    for batch in chunks(sorted({d for _, d in pairs}), 800):
+        sent.update(conn.execute(select(log.c.development_id).where(log.c.alert_id == alert.id,
+                                                                  log.c.development_id.in_(batch))).scalars())
     rows = []
     for batch in chunks(pairs, 400):  # two parameters a pair: under SQLite's variable limit
-        rows += conn.execute(
-            select(matches.c.topic_id, matches.c.development_id, func.min(matches.c.published_at).label("first"),
-                   func.max(matches.c.published_at).label("last"), func.count().label("entries"),
-                   func.count(distinct(OUTLET)).label("outlets"))
-            .select_from(matches.join(entries, entries.c.id == matches.c.entry_id)
-                         .outerjoin(feeds, feeds.c.id == entries.c.feed_id))
-            .where(tuple_(matches.c.topic_id, matches.c.development_id).in_(batch))
-            .group_by(matches.c.topic_id, matches.c.development_id)).all()
+        rows += conn.execute(development_stats()
+                             .where(tuple_(matches.c.topic_id, matches.c.development_id).in_(batch))).all()
     out = []
     for r in sorted(rows, key=lambda r: (r.development_id, r.topic_id)):
         if r.development_id in sent:  # pushed already, or the same event on another topic this cycle
@@ -111,6 +106,6 @@ def claim(conn: Connection, alert_id: int, topic_id: int, development_id: int, n
     return conn.execute(inserted).first() is not None
 
 
-def release(conn: Connection, alert_id: int, topic_id: int, development_id: int) -> None:
+def release(conn: Connection, alert_id: int, development_id: int) -> None:
     """A push that failed: take the claim back so the next cycle tries again."""
     conn.execute(delete(log).where(log.c.alert_id == alert_id, log.c.development_id == development_id))

@@ -70,17 +70,23 @@ def set_developments(conn: Connection, topic_id: int, placed: dict[int, int]) ->
                      [dict(e_id=e, d_id=d) for e, d in placed.items()])
 
 
+def development_stats():  # noqa: ANN201
+    """Per (topic, development): first and last publication time, entries and distinct outlets (a select
+    to narrow with where/having; list_developments and the alerts' candidates read it)."""
+    return (select(matches.c.topic_id, matches.c.development_id, func.min(matches.c.published_at).label("first"),
+                   func.max(matches.c.published_at).label("last"), func.count().label("entries"),
+                   func.count(distinct(OUTLET)).label("outlets"))
+            .select_from(matches.join(entries, entries.c.id == matches.c.entry_id)
+                         .outerjoin(feeds, feeds.c.id == entries.c.feed_id))
+            .where(matches.c.development_id.is_not(None))
+            .group_by(matches.c.topic_id, matches.c.development_id))
+
+
 def list_developments(conn: Connection, topic_id: int, *, since: datetime | None = None,
                       until: datetime | None = None, limit: int = 50) -> list[dict]:
     """The topic's developments with an entry published in [since, until), newest activity first: id,
     first/last seen, entries, outlets, and the outlets of the wider story (stories.view heads them)."""
-    stmt = (select(matches.c.development_id, func.min(matches.c.published_at).label("first"),
-                   func.max(matches.c.published_at).label("last"), func.count().label("n"),
-                   func.count(distinct(OUTLET)).label("outlets"))
-            .select_from(matches.join(entries, entries.c.id == matches.c.entry_id)
-                         .outerjoin(feeds, feeds.c.id == entries.c.feed_id))
-            .where(matches.c.topic_id == topic_id, matches.c.development_id.is_not(None))
-            .group_by(matches.c.development_id))
+    stmt = development_stats().where(matches.c.topic_id == topic_id)
     if since is not None:
         stmt = stmt.having(func.max(matches.c.published_at) >= since)
     if until is not None:
@@ -90,7 +96,7 @@ def list_developments(conn: Connection, topic_id: int, *, since: datetime | None
     for batch in chunks([r.development_id for r in rows]):
         wider.update(conn.execute(select(entries.c.id, stories.c.source_count)
                                   .join(stories, stories.c.id == entries.c.story_id).where(entries.c.id.in_(batch))).all())
-    return [dict(id=r.development_id, first_seen=r.first, last_seen=r.last, entry_count=r.n, outlets=r.outlets,
+    return [dict(id=r.development_id, first_seen=r.first, last_seen=r.last, entry_count=r.entries, outlets=r.outlets,
                  story_outlets=wider.get(r.development_id) or None) for r in rows]
 
 

@@ -281,11 +281,9 @@ def compact_fulltext(conn: Connection, pages: int = 500) -> bool:
 
 def entry_feeds(conn: Connection, entry_id: int) -> list[Row]:
     """Every feed an entry was seen in: its first, then the others (one article through several feeds)."""
-    from ..models import EntrySource
-
-    sources = EntrySource.__table__
     first = conn.execute(select(feeds.c.id, feeds.c.title, feeds.c.url).join(entries, entries.c.feed_id == feeds.c.id)
                          .where(entries.c.id == entry_id)).all()
     others = conn.execute(select(feeds.c.id, feeds.c.title, feeds.c.url).join(sources, sources.c.feed_id == feeds.c.id)
                           .where(sources.c.entry_id == entry_id).order_by(sources.c.first_seen_at)).all()
-    return list(first) + [o for o in others if o.id not in {f.id for f in first}]
+    seen = {f.id for f in first}
+    return list(first) + [o for o in others if o.id not in seen]

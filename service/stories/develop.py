@@ -301,6 +301,12 @@ def headline_index(times: list[datetime]) -> int:
     return next(i for i, t in enumerate(times) if t.date() == busiest)
 
 
+def headline_of(members: list):  # noqa: ANN201
+    """The entry that heads a development (its members oldest first, each with `published_at`;
+    `headline_index`), or None for no members."""
+    return members[headline_index([m.published_at for m in members])] if members else None
+
+
 def develop(items: list[Item], before: list[tuple[Item, int]] = (), **settings) -> dict[int, int]:  # noqa: ANN003
     """entry id -> development (anchor entry id) for `items`, given the entries placed `before` them
     (in publication order, all earlier than the first item) with their developments."""

@@ -13,7 +13,7 @@ from ..db import Database
 from ..store import developments as development_store
 from ..store import stories as story_store
 from ..store import topics as topic_store
-from .develop import headline_index
+from .develop import headline_of
 
 
 def load_stories(db: Database, *, topic: str | None, since: datetime | None, until: datetime | None,
@@ -42,7 +42,7 @@ def load_developments(db: Database, topic: str, *, since: datetime | None, until
     for d in developments:
         status = "new" if since is None or d["first_seen"] >= since else "continuing"
         own = members.get(d["id"], [])
-        d["headline"] = own[headline_index([e.published_at for e in own])].title if own else ""
+        d["headline"] = head.title if (head := headline_of(own)) else ""
         data.append(dict(
             d, status=status,
             # The names the topic views have always read (a development *is* the topic's view of an event).

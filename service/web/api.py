@@ -402,10 +402,9 @@ def import_opml(db: DB, body: Annotated[str, Body(media_type="text/x-opml", max_
 # -- subscriptions and digests -------------------------------------------------------------------
 def _subscription(s, now: datetime) -> dict:  # noqa: ANN001
     next_at = None if s.paused else schedule.next_due(now, s.send_at, s.timezone)
-    from ..alerts import redact
+    from ..alerts import shown_target
 
-    target = redact(s.target) if s.channel == "apprise" else s.target
-    return dict(id=s.id, channel=s.channel, target=target, topics=s.topics, at=s.send_at, timezone=s.timezone,
+    return dict(id=s.id, channel=s.channel, target=shown_target(s.channel, s.target), topics=s.topics, at=s.send_at, timezone=s.timezone,
                 format=s.format, paused=s.paused, next_send=next_at, last_sent_at=s.last_sent_at,
                 last_status=s.last_status, last_error=s.last_error, skip_empty=s.skip_empty)
 

@@ -297,7 +297,7 @@ def _pages(app: FastAPI) -> None:
     def development_page(request: Request, slug: str, development_id: api.RowId) -> HTMLResponse:
         """One development: every matched entry (title, outlet, time, link), oldest first."""
         from ..store import developments as development_store
-        from ..stories.develop import headline_index
+        from ..stories.develop import headline_of
 
         db: Database = request.app.state.db
         with db.read() as conn:
@@ -305,7 +305,7 @@ def _pages(app: FastAPI) -> None:
             members = development_store.development_entries(conn, topic.id, [development_id]).get(development_id, [])
         if not members:
             raise NotFoundError(f"No development {development_id} on topic {slug!r}")
-        headline = members[headline_index([e.published_at for e in members])].title
+        headline = headline_of(members).title
         outlets = Counter(outlet_name(e.feed) for e in members)
         return render(request, "development.html", topic=topic, headline=headline, entries=members,
                       outlets=outlets.most_common(), first=members[0].published_at, last=members[-1].published_at)
