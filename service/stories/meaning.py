@@ -97,7 +97,7 @@ class MiniLM:
     def encode(self, text: str):  # noqa: ANN201
         """The headline's unit vector (numpy float32, 384)."""
         # Only the first MAX_TOKENS word pieces count: the tokenizer need not read a hostile 10 MB title.
-        ids = self.tokenizer.encode((text or "")[:MAX_CHARS]).ids
+        ids = self.tokenizer.encode(_clip(text)).ids
         return self._run([ids])[0]
 
     def encode_many(self, texts: list[str]):  # noqa: ANN201
@@ -105,7 +105,7 @@ class MiniLM:
         Texts are batched only with texts of the same token length, so nothing is padded and each row is
         what `encode` gives for it alone."""
         np = self.np
-        encoded = self.tokenizer.encode_batch([(t or "")[:MAX_CHARS] for t in texts])
+        encoded = self.tokenizer.encode_batch([_clip(t) for t in texts])
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         by_length: dict[int, list[int]] = {}
         for i, e in enumerate(encoded):
@@ -135,6 +135,12 @@ class MiniLM:
             up = F.gelu(F.linear(x, *layer["up"]))  # BERT's exact (erf) GELU
             x = F.layer_norm(x + F.linear(up, *layer["down"]), (d,), *layer["norm2"], eps=self.eps)
         return F.normalize(x.float().mean(1), dim=1, eps=1e-12)
+
+
+def _clip(text: str | None) -> str:
+    """What the tokenizer reads: the first MAX_CHARS characters, a lone surrogate (which a JSON string can
+    carry; the tokenizer refuses it) as "?"."""
+    return (text or "")[:MAX_CHARS].encode("utf-8", "replace").decode("utf-8")
 
 
 def model_path() -> Path | None:

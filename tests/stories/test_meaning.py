@@ -91,6 +91,8 @@ def test_turned_off_by_setting(model, monkeypatch):
 
 def test_a_hostile_headline_costs_no_more_than_a_long_one(model):
     assert (model.encode("Tokyo " * 2_000_000) == model.encode("Tokyo " * 400)).all()
+    # a lone surrogate (a JSON string may carry one; the tokenizer refuses it) is read as "?"
+    assert (model.encode_many(["徴用工\ud800", "ok"])[0] == model.encode("徴用工?")).all()
 
 
 def test_a_broken_model_falls_back_to_words_and_says_so(tmp_path, monkeypatch, caplog):
