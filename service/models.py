@@ -173,6 +173,9 @@ class Match(Base):
     # The development on this topic the entry belongs to: the entry id of the development's first entry
     # (service/stories/develop.py; migration 0007). None until placed.
     development_id: Mapped[int | None] = mapped_column(Integer)
+    # The development the entry joined when it was placed, before any later merge (migration 0012): what
+    # placing later entries again replays, with the merges in `development_merges`.
+    placed_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         UniqueConstraint("topic_id", "entry_id", name="uq_matches_topic_entry"),
@@ -255,6 +258,23 @@ class DigestRun(Base):
     body_html: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (UniqueConstraint("subscription_id", "period", name="uq_digest_runs_subscription_period"),)
+
+
+class DevelopmentMerge(Base):
+    """Two of a topic's developments found to be one when an entry joined one of them (migration 0012;
+    service/stories/develop.py): from that entry's (published_at, entry_id) on, `absorbed_id` is part of
+    `into_id`. Kept so that placing later entries again can replay the state as it was."""
+
+    __tablename__ = "development_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    entry_id: Mapped[int] = mapped_column(Integer)
+    absorbed_id: Mapped[int] = mapped_column(Integer)
+    into_id: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_development_merges_topic_key", "topic_id", "published_at", "entry_id"),)
 
 
 class DevelopmentRead(Base):

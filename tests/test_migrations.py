@@ -214,3 +214,74 @@ def test_upgrade_cjk_sqlite_database(tmp_path):
 @pytest.mark.postgres
 def test_upgrade_cjk_postgres_database(empty_pg_url):
     _upgrade_cjk(empty_pg_url)
+
+
+def _upgrade_merges(url):
+    """0012: matches placed before it keep their development and get it as the one they joined when
+    placed (no merges were made then); placing a later match replays them; a downgrade keeps every match
+    and its development."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import text
+
+    from service.feeds.refresh import develop_topics
+
+    db = Database(url)
+    now = datetime(2023, 3, 6, tzinfo=timezone.utc)
+
+    def stamp(t):
+        return t if db.dialect != "sqlite" else t.replace(tzinfo=None)
+
+    try:
+        upgrade(db, "0011")
+        titles = ["Seoul unveils forced labor compensation plan", "Seoul unveils forced labor compensation plan for victims",
+                  "Japan welcomes Seoul's forced labor compensation plan"]
+        with db.write() as conn:
+            conn.execute(text("INSERT INTO feeds (url, kind, error_count, created_at) VALUES ('https://a.example/rss', 'http', 0, :now)"),
+                         {"now": stamp(now)})
+            conn.execute(text("INSERT INTO topics (slug, name, description, query, aliases, active, created_at, updated_at, meaning) "
+                              "VALUES ('fl', 'FL', '', 'forced labor', '{}', true, :now, :now, 'off')"), {"now": stamp(now)})
+            for n, title in enumerate(titles[:2]):
+                when = stamp(now + timedelta(hours=n))
+                conn.execute(text("INSERT INTO entries (id, feed_id, identity, title, summary, content_hash, published_at, fetched_at) "
+                                  "VALUES (:id, 1, :i, :t, '', 'h', :w, :w)"), {"id": n + 1, "i": f"id{n}", "t": title, "w": when})
+                conn.execute(text("INSERT INTO matches (topic_id, entry_id, score, matched_terms, matched_at, published_at, "
+                                  "development_id) VALUES (1, :e, 1.0, '[]', :w, :w, 1)"), {"e": n + 1, "w": when})
+        upgrade(db)
+        with db.read() as conn:
+            assert conn.execute(text("SELECT entry_id, development_id, placed_id FROM matches ORDER BY entry_id")).all() == \
+                [(1, 1, 1), (2, 1, 1)]
+            assert conn.execute(text("SELECT count(*) FROM development_merges")).scalar() == 0
+        with db.write() as conn:  # a later report is placed with the old ones replayed as they were
+            when = stamp(now + timedelta(hours=5))
+            conn.execute(text("INSERT INTO entries (id, feed_id, identity, title, summary, content_hash, published_at, fetched_at) "
+                              "VALUES (3, 1, 'id2', :t, '', 'h', :w, :w)"), {"t": titles[2], "w": when})
+            conn.execute(text("INSERT INTO matches (topic_id, entry_id, score, matched_terms, matched_at, published_at) "
+                              "VALUES (1, 3, 1.0, '[]', :w, :w)"), {"w": when})
+            assert develop_topics(conn, [1]) == 1
+        with db.read() as conn:
+            rows = conn.execute(text("SELECT entry_id, development_id, placed_id FROM matches ORDER BY entry_id")).all()
+        assert rows[:2] == [(1, 1, 1), (2, 1, 1)] and rows[2][1] == rows[2][2] and rows[2][1] in (1, 3)
+        from alembic import command
+
+        from service.db import alembic_config
+
+        cfg = alembic_config(db)
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0011")
+        with db.read() as conn:
+            assert conn.execute(text("SELECT entry_id, development_id FROM matches ORDER BY entry_id")).all() == \
+                [(r[0], r[1]) for r in rows]
+        upgrade(db)
+    finally:
+        db.dispose()
+
+
+def test_upgrade_merges_sqlite_database(tmp_path):
+    _upgrade_merges(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+@pytest.mark.postgres
+def test_upgrade_merges_postgres_database(empty_pg_url):
+    _upgrade_merges(empty_pg_url)

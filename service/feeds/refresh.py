@@ -19,15 +19,16 @@ from ..config import Settings
 from ..db import Database
 from ..errors import FollowupError
 from ..models import utcnow
+from ..store import alerts as alert_store
+from ..store import developments as development_store
 from ..store import entries as entry_store
 from ..store import feeds as feed_store
 from ..store import labels as label_store
-from ..store import developments as development_store
 from ..store import matches as match_store
 from ..store import stories as story_store
 from ..store import topics as topic_store
 from ..stories.cluster import Candidate, StoryIndex
-from ..stories.develop import CONTEXT, SPAN, Item, develop
+from ..stories.develop import CONTEXT, SPAN, Item, Merge, develop_pass
 from ..stories.meaning import meaning_vector
 from ..topics.compile import Matcher, matcher_for
 from ..topics.match import make_document
@@ -129,17 +130,28 @@ def develop_topics(conn, topic_ids: list[int] | None = None) -> int:  # noqa: AN
     placed = 0
     for topic_id, first in sorted(development_store.unplaced(conn, topic_ids).items()):
         development_store.lock_topic(conn, topic_id)
+        since = first[0] - LOOKBACK
         before, todo, current = [], [], {}
-        for r in development_store.topic_items(conn, topic_id, first[0] - LOOKBACK):
+        for r in development_store.topic_items(conn, topic_id, since):
             item = Item(r.entry_id, r.published_at, r.title or "", r.summary or "", r.language)
-            if item.key < first and r.development_id is not None:
-                before.append((item, r.development_id))
+            joined = r.placed_id if r.placed_id is not None else r.development_id
+            current[r.entry_id] = (r.development_id, r.placed_id)
+            if item.key < first and joined is not None:
+                before.append((item, joined))
             else:
                 todo.append(item)
-                current[r.entry_id] = r.development_id
-        result = develop(todo, before, meaning=meaning_vector())
-        development_store.set_developments(conn, topic_id, {e: d for e, d in result.items() if current.get(e) != d})
-        placed += len(result)
+        made_before = [Merge((m.published_at, m.entry_id), m.absorbed_id, m.into_id)
+                       for m in development_store.merges_between(conn, topic_id, since, first)]
+        result = develop_pass(todo, before, made_before, meaning=meaning_vector())
+        # Where each entry ends: what it joined, through every merge before and during this pass (a merge
+        # made now can fold a development whose earlier entries were placed before `first`).
+        joined_by = {**{item.entry_id: anchor for item, anchor in before}, **result.placed}
+        placed_now = {e: (result.final(a), a) for e, a in joined_by.items()}
+        development_store.set_developments(conn, topic_id, {e: v for e, v in placed_now.items() if current.get(e) != v})
+        development_store.replace_merges(conn, topic_id, first, [
+            dict(published_at=m.key[0], entry_id=m.key[1], absorbed_id=m.absorbed, into_id=m.into) for m in result.merges])
+        alert_store.carry_over(conn, [(m.absorbed, result.final(m.into)) for m in result.merges])
+        placed += len(result.placed)
     return placed
 
 

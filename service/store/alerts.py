@@ -106,6 +106,17 @@ def claim(conn: Connection, alert_id: int, topic_id: int, development_id: int, n
     return conn.execute(inserted).first() is not None
 
 
+def carry_over(conn: Connection, merged: list[tuple[int, int]]) -> None:
+    """Developments merged (absorbed id, into id; service/stories/develop.py): an alert that pushed the
+    absorbed one has pushed the event, and does not push the merged one again as it grows."""
+    for absorbed, into in merged:
+        for r in conn.execute(select(log.c.alert_id, log.c.topic_id, log.c.sent_at)
+                              .where(log.c.development_id == absorbed)).all():
+            conn.execute(insert(conn, log).values(alert_id=r.alert_id, topic_id=r.topic_id, development_id=into,
+                                                  sent_at=r.sent_at)
+                         .on_conflict_do_nothing(index_elements=["alert_id", "development_id"]))
+
+
 def release(conn: Connection, alert_id: int, development_id: int) -> None:
     """A push that failed: take the claim back so the next cycle tries again."""
     conn.execute(delete(log).where(log.c.alert_id == alert_id, log.c.development_id == development_id))

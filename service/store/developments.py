@@ -9,16 +9,21 @@ from datetime import datetime
 from sqlalchemy import (
     Connection,
     Row,
+    and_,
     bindparam,
     case,
+    delete,
     distinct,
     func,
+    insert,
+    not_,
+    or_,
     select,
     tuple_,
     update,
 )
 
-from ..models import Entry, Feed, Match, Story, Topic
+from ..models import DevelopmentMerge, Entry, Feed, Match, Story, Topic
 from ._sql import advisory_locks, chunks
 
 matches = Match.__table__
@@ -26,6 +31,7 @@ entries = Entry.__table__
 topics = Topic.__table__
 feeds = Feed.__table__
 stories = Story.__table__
+merges_table = DevelopmentMerge.__table__
 
 OUTLET = func.coalesce(feeds.c.title, entries.c.source, feeds.c.url)
 
@@ -55,19 +61,42 @@ def topic_items(conn: Connection, topic_id: int, since: datetime) -> list[Row]:
     """The topic's matched entries published from `since`, in publication order, with what placing them
     needs and where each is now."""
     return list(conn.execute(
-        select(matches.c.entry_id, matches.c.published_at, matches.c.development_id, entries.c.title,
+        select(matches.c.entry_id, matches.c.published_at, matches.c.development_id, matches.c.placed_id, entries.c.title,
                entries.c.summary, entries.c.language)
         .join(entries, entries.c.id == matches.c.entry_id)
         .where(matches.c.topic_id == topic_id, matches.c.published_at >= since)
         .order_by(matches.c.published_at, matches.c.entry_id)))
 
 
-def set_developments(conn: Connection, topic_id: int, placed: dict[int, int]) -> None:
-    """Write entry id -> development for one topic's matches."""
+def set_developments(conn: Connection, topic_id: int, placed: dict[int, tuple[int, int]]) -> None:
+    """Write entry id -> (development it is in, development it joined when placed) for one topic's matches."""
     if placed:
         conn.execute(update(matches).where(matches.c.topic_id == topic_id, matches.c.entry_id == bindparam("e_id"))
-                     .values(development_id=bindparam("d_id")),
-                     [dict(e_id=e, d_id=d) for e, d in placed.items()])
+                     .values(development_id=bindparam("d_id"), placed_id=bindparam("p_id")),
+                     [dict(e_id=e, d_id=d, p_id=p) for e, (d, p) in placed.items()])
+
+
+def _from(key: tuple[datetime, int]):  # noqa: ANN202
+    """Merges made by the entry at `key` or later (published_at, then entry id)."""
+    at, entry_id = key
+    return or_(merges_table.c.published_at > at,
+               and_(merges_table.c.published_at == at, merges_table.c.entry_id >= entry_id))
+
+
+def merges_between(conn: Connection, topic_id: int, since: datetime, until: tuple[datetime, int]) -> list[Row]:
+    """The topic's development merges made from `since` up to (not including) the entry at `until`, in order."""
+    return list(conn.execute(
+        select(merges_table.c.published_at, merges_table.c.entry_id, merges_table.c.absorbed_id, merges_table.c.into_id)
+        .where(merges_table.c.topic_id == topic_id, merges_table.c.published_at >= since, not_(_from(until)))
+        .order_by(merges_table.c.published_at, merges_table.c.entry_id, merges_table.c.id)))
+
+
+def replace_merges(conn: Connection, topic_id: int, first: tuple[datetime, int], made: list[dict]) -> None:
+    """The merges made from the entry at `first` on are the ones just made (`made`: published_at, entry_id,
+    absorbed_id, into_id): those recorded by an earlier placement of the same entries go."""
+    conn.execute(delete(merges_table).where(merges_table.c.topic_id == topic_id, _from(first)))
+    if made:
+        conn.execute(insert(merges_table), [dict(m, topic_id=topic_id) for m in made])
 
 
 def development_stats():  # noqa: ANN201

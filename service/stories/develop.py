@@ -15,13 +15,17 @@ With the optional sentence-embedding model installed (service/stories/meaning.py
 replaced by meaning: an entry joins the open development whose mean headline vector is closest, if the
 cosine is at least MEANING_THRESHOLD *and* at least MEANING_MARGIN above the entry's mean cosine to the
 topic's other recent entries (its background: every japan-korea-relations headline is about Japan and
-Korea, so closeness to the topic as a whole says nothing about which event). Measured side by side with the
-words-only grouping in bench/developments_eval.py (docs/stories.md).
+Korea, so closeness to the topic as a whole says nothing about which event). Each vector is first moved
+MEANING_CENTRE of the way from the topic's recent mean, for the same reason; and two open developments
+whose mean vectors come within MEANING_MERGE when an entry joins one are merged (an event split by its
+first reports). Measured side by side with the words-only grouping in bench/developments_eval.py
+(docs/stories.md).
 
 A single pass in publication order is *prefix-stable*: where an entry goes depends only on the entries
 published before it. So a late-arriving older entry re-places only the entries after it, and ingest,
 re-matching and live polling give the same developments whatever order the entries arrived in
-(`Developer` is fed what was placed before the first new entry, then places the rest).
+(`Developer` is fed what was placed before the first new entry — each with the development it joined
+when placed — and the merges made before it, then places the rest: `develop_pass`).
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ MIN_CONTEXT = 8  # fewer recent entries than this say nothing about the topic's 
 MEANING_THRESHOLD = 0.35  # cosine of an entry to a development's mean vector, at least
 MEANING_DECAY = 0.10  # ... plus this much per day since the mean publication time of its entries
 MEANING_MARGIN = 0.10  # ... and this much above the entry's mean cosine to the topic's other recent entries
+MEANING_MERGE = 0.70  # two open developments whose mean vectors come this close are one (docs/stories.md)
+MEANING_CENTRE = 0.20  # each headline vector is moved this much of the topic's recent mean away from it
 MAX_WORD_DEVELOPMENTS = 200  # a word in more open developments than this does not make candidates
 
 
@@ -60,6 +66,16 @@ class Item:
     @property
     def key(self) -> tuple[datetime, int]:
         return (self.published_at, self.entry_id)
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Two open developments found to be one when an entry joined one of them: `absorbed` (the later
+    begun) is part of `into` from then on. `key` is the joining entry's (published_at, entry id)."""
+
+    key: tuple[datetime, int]
+    absorbed: int
+    into: int
 
 
 @dataclass(slots=True)
@@ -85,6 +101,17 @@ class _Development:
             self.titles.add(title_key)
         self.last = max(self.last, when)
 
+    def take(self, other: _Development) -> None:
+        """Everything of `other` (merged into this one)."""
+        self.vector = other.vector if self.vector is None else (self.vector if other.vector is None
+                                                                 else self.vector + other.vector)
+        self.docs += other.docs
+        self.seconds += other.seconds
+        for t, n in other.term_docs.items():
+            self.term_docs[t] = self.term_docs.get(t, 0) + n
+        self.titles |= other.titles
+        self.first, self.last = min(self.first, other.first), max(self.last, other.last)
+
 
 def rarity(term: str) -> float:
     """How much a shared word says: 7 for a name no word list knows, 0.5 for everyday words."""
@@ -97,10 +124,15 @@ class Developer:
     def __init__(self, *, gap: timedelta = GAP, span: timedelta = SPAN, threshold: float = THRESHOLD,
                  young_threshold: float = YOUNG_THRESHOLD, context: timedelta = CONTEXT,
                  meaning: Callable[[str], object] | None = None, meaning_threshold: float = MEANING_THRESHOLD,
-                 meaning_margin: float = MEANING_MARGIN, meaning_decay: float = MEANING_DECAY):
-        """`meaning`: headline -> unit vector (service.stories.meaning.vector); None groups by words."""
+                 meaning_margin: float = MEANING_MARGIN, meaning_decay: float = MEANING_DECAY,
+                 meaning_merge: float | None = MEANING_MERGE, meaning_centre: float = MEANING_CENTRE):
+        """`meaning`: headline -> unit vector (service.stories.meaning.vector); None groups by words.
+        `meaning_merge`: None never merges developments. `meaning_centre`: 0 compares headline vectors
+        as the model gives them."""
+        self.meaning_centre = meaning_centre
         self.meaning, self.meaning_threshold, self.meaning_margin = meaning, meaning_threshold, meaning_margin
-        self.meaning_decay = meaning_decay
+        self.meaning_decay, self.meaning_merge = meaning_decay, meaning_merge
+        self.merges: list[Merge] = []  # made by `place`, in order
         self.background = None  # the sum of the recent entries' vectors
         self.gap, self.span, self.context = gap, span, context
         self.threshold, self.young_threshold = threshold, young_threshold
@@ -150,8 +182,24 @@ class Developer:
 
     def _vector(self, item: Item):  # noqa: ANN202
         """The headline's meaning, or None when there is no model or the English model cannot read the
-        headline (mostly non-Latin letters): such an entry is grouped by its words."""
-        return self.meaning(item.title) if self.meaning and readable(item.title, "") else None
+        headline (mostly non-Latin letters): such an entry is grouped by its words.
+
+        The vector is taken MEANING_CENTRE of the way away from the topic's recent mean (the running mean
+        of these vectors over CONTEXT): what every headline of a topic shares ("Silicon Valley Bank" in
+        every report of its collapse week, "Japan and South Korea" in every japan-korea-relations entry)
+        says nothing about which event a headline reports, and left in, it made a week of distinct acts
+        (the seizure, the deposit guarantee, Biden's address, HSBC buying SVB UK) look like one. Only
+        what was published before the entry counts, so placement stays prefix-stable."""
+        if not (self.meaning and readable(item.title, "")):
+            return None
+        vector = self.meaning(item.title)
+        n = len(self.recent)
+        if not self.meaning_centre or self.background is None or n < MIN_CONTEXT:
+            return vector
+        import numpy as np
+
+        moved = vector - (self.meaning_centre * self.background / n).astype(vector.dtype)
+        return moved / max(float(np.linalg.norm(moved)), 1e-12)
 
     def _count(self, item: Item, words: frozenset, vector) -> None:  # noqa: ANN001
         """The entry as part of the topic's recent vocabulary (and background meaning). The background is
@@ -196,7 +244,45 @@ class Developer:
         if anchor is None:
             anchor = self._best(words) if vector is None else self._closest(vector, item.published_at, words)
         self._remember(item, words, vector, item.entry_id if anchor is None else anchor)
-        return item.entry_id if anchor is None else anchor
+        if anchor is None:
+            return item.entry_id
+        if vector is not None and self.meaning_merge is not None:
+            self._merge_near(anchor, words, item.key)
+        return anchor
+
+    def _merge_near(self, anchor: int, words: frozenset, key: tuple[datetime, int]) -> None:
+        """After an entry joins a development, the other open developments (sharing a word with the entry)
+        whose mean vector is now within MEANING_MERGE of its own are the same event, split early (the
+        first reports of an event can differ more from each other than from the later ones that bridge
+        them): each is folded into whichever of the two began first."""
+        import numpy as np
+
+        for other in self._candidates(words):
+            d, e = self.open.get(anchor), self.open.get(other)
+            if other == anchor or d is None or e is None or d.vector is None or e.vector is None:
+                continue
+            norms = max(float(np.linalg.norm(d.vector)) * float(np.linalg.norm(e.vector)), 1e-12)
+            if float(d.vector @ e.vector) / norms >= self.meaning_merge:
+                into, absorbed = sorted((d, e), key=lambda x: (x.first, x.anchor))
+                self._fold(absorbed.anchor, into.anchor)
+                self.merges.append(Merge(key, absorbed.anchor, into.anchor))
+                anchor = into.anchor
+
+    def _fold(self, absorbed: int, into: int) -> None:
+        keep, gone = self.open[into], self.open.pop(absorbed)
+        keep.take(gone)
+        for t in gone.term_docs:
+            keys = self.postings.get(t)
+            if keys is not None:
+                keys.discard(absorbed)
+                keys.add(into)
+        heapq.heappush(self._deadlines, (self._deadline(keep), into))
+
+    def replay_merge(self, merge: Merge) -> None:
+        """A merge made before (kept): applied where both developments are in what was loaded (if either
+        is not, both closed before anything placed now)."""
+        if merge.absorbed in self.open and merge.into in self.open:
+            self._fold(merge.absorbed, merge.into)
 
     @staticmethod
     def _words(item: Item) -> frozenset:
@@ -307,10 +393,46 @@ def headline_of(members: list):  # noqa: ANN201
     return members[headline_index([m.published_at for m in members])] if members else None
 
 
-def develop(items: list[Item], before: list[tuple[Item, int]] = (), **settings) -> dict[int, int]:  # noqa: ANN003
-    """entry id -> development (anchor entry id) for `items`, given the entries placed `before` them
-    (in publication order, all earlier than the first item) with their developments."""
+@dataclass
+class Pass:
+    """What placing some entries gave: the development each joined when placed (`placed`), the merges
+    made on the way (`merges`), and `final`, the development an anchor ends in after every merge, those
+    made before the pass included."""
+
+    placed: dict[int, int]
+    merges: list[Merge]
+    merged: dict[int, int]  # absorbed -> into, before and during the pass
+
+    def final(self, anchor: int) -> int:
+        seen = 0
+        while anchor in self.merged and seen < len(self.merged):  # a chain, never a cycle (guarded all the same)
+            anchor, seen = self.merged[anchor], seen + 1
+        return anchor
+
+
+def develop_pass(items: list[Item], before: list[tuple[Item, int]] = (), merges: list[Merge] = (),
+                 **settings) -> Pass:  # noqa: ANN003
+    """Place `items` in publication order, given the entries placed `before` them (all earlier than the
+    first item, in publication order, each with the development it joined when placed) and the `merges`
+    made before the first item. Prefix-stable: the result for an entry depends only on what was
+    published before it."""
     developer = Developer(**settings)
+    pending = sorted(merges, key=lambda m: m.key)
+    n = 0
     for item, anchor in before:
+        while n < len(pending) and pending[n].key < item.key:
+            developer.replay_merge(pending[n])
+            n += 1
         developer.replay(item, anchor)
-    return {item.entry_id: developer.place(item) for item in sorted(items, key=lambda i: i.key)}
+    for m in pending[n:]:
+        developer.replay_merge(m)
+    placed = {item.entry_id: developer.place(item) for item in sorted(items, key=lambda i: i.key)}
+    merged = {m.absorbed: m.into for m in [*pending, *developer.merges]}
+    return Pass(placed, developer.merges, merged)
+
+
+def develop(items: list[Item], before: list[tuple[Item, int]] = (), merges: list[Merge] = (),
+            **settings) -> dict[int, int]:  # noqa: ANN003
+    """entry id -> the development (its first entry's id) each of `items` ends in (develop_pass)."""
+    result = develop_pass(items, before, merges, **settings)
+    return {e: result.final(a) for e, a in result.placed.items()}

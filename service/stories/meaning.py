@@ -17,9 +17,11 @@ two threads each on this 2-core machine read 2.4x slower than of one thread each
 wait by spinning), so a second core is used by a second worker process, not a second thread, unless
 the process has the machine to itself (`FOLLOWUP_MEANING_THREADS`, for a backfill).
 
-A text's vector never depends on what else is encoded with it: texts are batched only with texts of the
-same token length (nothing is padded), and each row of a batch is what the text gets alone (checked
-bit for bit in the tests) — developments must not depend on arrival order.
+A text's vector does not depend on what else is encoded with it: texts are batched only with texts of the
+same token length (nothing is padded), and each row of a batch is what the text gets alone — bit for bit
+in bfloat16; in float32 some CPUs (an Intel Xeon here) sum a batch's products in another order, and rows
+agree to float32 rounding (1.5e-7). Developments, which must not depend on arrival order, never batch:
+they encode one headline at a time (`vector`).
 """
 
 from __future__ import annotations

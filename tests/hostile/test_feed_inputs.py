@@ -143,7 +143,7 @@ def test_a_failing_development_stage_never_loses_the_feed_or_the_poll(db, settin
     def broken(*args, **kwargs):
         raise RuntimeError("a grouping bug")
 
-    monkeypatch.setattr(refresh, "develop", broken)
+    monkeypatch.setattr(refresh, "develop_pass", broken)
     with caplog.at_level(logging.WARNING, logger="followup.refresh"):
         summary = poll(db, settings)  # the poll's own catch-up pass fails too, and the poll goes on
         summary_again = poll(db, settings)

@@ -57,7 +57,13 @@ def test_a_batch_gives_each_text_what_it_gets_alone(engines):
     for precision, engine in engines.items():
         batch = engine.encode_many(texts)
         alone = [engine.encode(t) for t in texts]
-        assert all((row == one).all() for row, one in zip(batch, alone)), precision
+        if precision == "bfloat16":  # bit for bit
+            assert all((row == one).all() for row, one in zip(batch, alone)), precision
+        else:
+            # float32 on some CPUs (this Intel Xeon; not the EPYC before it) sums a batch's products in
+            # another order: rows agree to float32 rounding, 1.5e-7 seen. Developments never batch (one
+            # headline at a time, `vector`), so their order independence does not rest on this.
+            assert all(abs(row - one).max() < 1e-6 for row, one in zip(batch, alone)), precision
 
 
 def test_precision_setting(monkeypatch):
