@@ -115,8 +115,9 @@ def _new_story_stats(items, placements, new_keys) -> list[dict]:  # noqa: ANN001
 
 
 # What placing a topic's entries from time t needs to read: the developments still open at t (first
-# entry at most SPAN before) and the topic's vocabulary of the CONTEXT before that.
-LOOKBACK = CONTEXT + SPAN
+# entry at most SPAN before) and the topic's vocabulary of the CONTEXT before that; and the topic's
+# background meaning at t, whose vectors were each moved from the mean of the CONTEXT before them.
+LOOKBACK = max(CONTEXT + SPAN, 2 * CONTEXT)
 
 
 def develop_topics(conn, topic_ids: list[int] | None = None) -> int:  # noqa: ANN001

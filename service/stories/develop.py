@@ -133,22 +133,25 @@ class Developer:
         self.meaning, self.meaning_threshold, self.meaning_margin = meaning, meaning_threshold, meaning_margin
         self.meaning_decay, self.meaning_merge = meaning_decay, meaning_merge
         self.merges: list[Merge] = []  # made by `place`, in order
-        self.background = None  # the sum of the recent entries' vectors
+        self.background = None  # the sum of the recent entries' vectors (as compared: moved from the mean)
+        self.raw_background = None  # ... and of the model's own vectors (the mean they are moved from)
+        self._raw = None
         self.gap, self.span, self.context = gap, span, context
         self.threshold, self.young_threshold = threshold, young_threshold
         self.open: dict[int, _Development] = {}
         self._deadlines: list[tuple[datetime, int]] = []
         self.postings: dict[str, set[int]] = {}
-        self.recent: deque = deque()  # (published_at, words, vector) of the topic's entries within `context`
+        self.recent: deque = deque()  # (published_at, words, vector, model vector) of the topic's entries within `context`
         self.df: dict[str, int] = {}
         self.last_key: tuple[datetime, int] | None = None
 
     # -- state ------------------------------------------------------------------------------------
     def _advance(self, when: datetime) -> None:
         while self.recent and when - self.recent[0][0] > self.context:
-            _, old, vector = self.recent.popleft()
+            _, old, vector, raw = self.recent.popleft()
             if vector is not None:
                 self.background = self.background - vector
+                self.raw_background = self.raw_background - raw
             for t in old:
                 n = self.df[t] - 1
                 if n:
@@ -193,21 +196,24 @@ class Developer:
         if not (self.meaning and readable(item.title, "")):
             return None
         vector = self.meaning(item.title)
+        self._raw = vector  # what `_count` adds to the topic's mean (the model's vectors, not moved ones)
         n = len(self.recent)
-        if not self.meaning_centre or self.background is None or n < MIN_CONTEXT:
+        if not self.meaning_centre or self.raw_background is None or n < MIN_CONTEXT:
             return vector
         import numpy as np
 
-        moved = vector - (self.meaning_centre * self.background / n).astype(vector.dtype)
+        moved = vector - (self.meaning_centre * self.raw_background / n).astype(vector.dtype)
         return moved / max(float(np.linalg.norm(moved)), 1e-12)
 
     def _count(self, item: Item, words: frozenset, vector) -> None:  # noqa: ANN001
         """The entry as part of the topic's recent vocabulary (and background meaning). The background is
         a running sum in float64: a replay from 21 days back and a pass from the beginning reach it by
         different additions and subtractions, and must agree far below any threshold's resolution."""
-        self.recent.append((item.published_at, words, vector))
+        raw = self._raw if vector is not None else None
+        self.recent.append((item.published_at, words, vector, raw))
         if vector is not None:
             self.background = vector.astype("float64") if self.background is None else self.background + vector
+            self.raw_background = raw.astype("float64") if self.raw_background is None else self.raw_background + raw
         for t in words:
             self.df[t] = self.df.get(t, 0) + 1
 
