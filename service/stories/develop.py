@@ -135,7 +135,6 @@ class Developer:
         self.merges: list[Merge] = []  # made by `place`, in order
         self.background = None  # the sum of the recent entries' vectors (as compared: moved from the mean)
         self.raw_background = None  # ... and of the model's own vectors (the mean they are moved from)
-        self._raw = None
         self.gap, self.span, self.context = gap, span, context
         self.threshold, self.young_threshold = threshold, young_threshold
         self.open: dict[int, _Development] = {}
@@ -184,32 +183,30 @@ class Developer:
         self.last_key = item.key
 
     def _vector(self, item: Item):  # noqa: ANN202
-        """The headline's meaning, or None when there is no model or the English model cannot read the
-        headline (mostly non-Latin letters): such an entry is grouped by its words.
+        """The headline's meaning as the model gives it, or None when there is no model or the English
+        model cannot read the headline (mostly non-Latin letters): such an entry is grouped by its words."""
+        return self.meaning(item.title) if self.meaning and readable(item.title, "") else None
 
-        The vector is taken MEANING_CENTRE of the way away from the topic's recent mean (the running mean
-        of these vectors over CONTEXT): what every headline of a topic shares ("Silicon Valley Bank" in
-        every report of its collapse week, "Japan and South Korea" in every japan-korea-relations entry)
-        says nothing about which event a headline reports, and left in, it made a week of distinct acts
-        (the seizure, the deposit guarantee, Biden's address, HSBC buying SVB UK) look like one. Only
-        what was published before the entry counts, so placement stays prefix-stable."""
-        if not (self.meaning and readable(item.title, "")):
-            return None
-        vector = self.meaning(item.title)
-        self._raw = vector  # what `_count` adds to the topic's mean (the model's vectors, not moved ones)
+    def _moved(self, raw):  # noqa: ANN001, ANN202
+        """The vector compared: `raw` moved MEANING_CENTRE of the way away from the topic's recent mean (of
+        the model's own vectors over CONTEXT, so a vector depends only on the CONTEXT before it). What
+        every headline of a topic shares ("Silicon Valley Bank" in every report of its collapse week,
+        "Japan and South Korea" in every japan-korea-relations entry) says nothing about which event a
+        headline reports; left in, it made distinct acts of the SVB week (the seizure, the deposit
+        guarantee) look like one."""
         n = len(self.recent)
-        if not self.meaning_centre or self.raw_background is None or n < MIN_CONTEXT:
-            return vector
+        if raw is None or not self.meaning_centre or self.raw_background is None or n < MIN_CONTEXT:
+            return raw
         import numpy as np
 
-        moved = vector - (self.meaning_centre * self.raw_background / n).astype(vector.dtype)
+        moved = raw - (self.meaning_centre * self.raw_background / n).astype(raw.dtype)
         return moved / max(float(np.linalg.norm(moved)), 1e-12)
 
-    def _count(self, item: Item, words: frozenset, vector) -> None:  # noqa: ANN001
-        """The entry as part of the topic's recent vocabulary (and background meaning). The background is
-        a running sum in float64: a replay from 21 days back and a pass from the beginning reach it by
-        different additions and subtractions, and must agree far below any threshold's resolution."""
-        raw = self._raw if vector is not None else None
+    def _count(self, item: Item, words: frozenset, vector, raw) -> None:  # noqa: ANN001
+        """The entry as part of the topic's recent vocabulary (and background meaning: `vector` as
+        compared, `raw` as the model gave it). The backgrounds are running sums in float64: a replay from
+        LOOKBACK back and a pass from the beginning reach them by different additions and subtractions,
+        and must agree far below any threshold's resolution."""
         self.recent.append((item.published_at, words, vector, raw))
         if vector is not None:
             self.background = vector.astype("float64") if self.background is None else self.background + vector
@@ -217,7 +214,7 @@ class Developer:
         for t in words:
             self.df[t] = self.df.get(t, 0) + 1
 
-    def _remember(self, item: Item, words: frozenset, vector, anchor: int) -> None:  # noqa: ANN001
+    def _remember(self, item: Item, words: frozenset, vector, raw, anchor: int) -> None:  # noqa: ANN001
         d = self.open.get(anchor)
         if d is None:
             d = self.open[anchor] = _Development(anchor, item.published_at, item.published_at)
@@ -225,20 +222,21 @@ class Developer:
         heapq.heappush(self._deadlines, (self._deadline(d), anchor))
         for t in words:
             self.postings.setdefault(t, set()).add(anchor)
-        self._count(item, words, vector)
+        self._count(item, words, vector, raw)
 
     # -- placing ----------------------------------------------------------------------------------
     def replay(self, item: Item, anchor: int) -> None:
         """An entry placed before (kept where it is): it only brings the state up to its time."""
         self._check_order(item)
         self._advance(item.published_at)
-        vector = self._vector(item)
+        raw = self._vector(item)
+        vector = self._moved(raw)
         if anchor not in self.open and anchor != item.entry_id:
             # Its development closed (or began before what was loaded): the entry still counts as
             # vocabulary, and re-opens nothing.
-            self._count(item, self._words(item), vector)
+            self._count(item, self._words(item), vector, raw)
             return
-        self._remember(item, self._words(item), vector, anchor)
+        self._remember(item, self._words(item), vector, raw, anchor)
 
     def place(self, item: Item) -> int:
         """The development (its anchor entry id) the entry joins; a new one is anchored on the entry."""
@@ -246,10 +244,11 @@ class Developer:
         self._advance(item.published_at)
         words = self._words(item)
         anchor = self._same_title(item)
-        vector = self._vector(item)
+        raw = self._vector(item)
+        vector = self._moved(raw)
         if anchor is None:
             anchor = self._best(words) if vector is None else self._closest(vector, item.published_at, words)
-        self._remember(item, words, vector, item.entry_id if anchor is None else anchor)
+        self._remember(item, words, vector, raw, item.entry_id if anchor is None else anchor)
         if anchor is None:
             return item.entry_id
         if vector is not None and self.meaning_merge is not None:
