@@ -188,9 +188,12 @@ def _tokens(text: str, language: str) -> list[str]:
     return words(text)
 
 
+MAX_WORD = 64  # characters: no word or name is longer; a hostile 10-million-letter "word" cost wordfreq 500 MB
+
+
 def _content_words(text: str, stop: frozenset[str], language: str) -> set[str]:
     found: set[str] = set()
-    tokens = _tokens(text, language)
+    tokens = [t for t in _tokens(text, language) if len(t) <= MAX_WORD]
     i = 0
     while i < len(tokens):
         w = tokens[i]

@@ -127,3 +127,14 @@ def test_an_established_story_is_not_joined_through_one_incidental_word():
     assert other != missiles and p.reason == "new"
     again, p = place(index, "North Korea fires another ballistic missile toward sea", hours=6)
     assert again == missiles and p.reason == "similar"
+
+
+def test_a_hostile_ten_million_letter_word_is_not_a_word():
+    """A feed may carry a title of one 10-million-letter "word" (the body cap allows 10 MB): looking it up
+    in wordfreq took 500 MB and ended in a MemoryError. Tokens longer than MAX_WORD are skipped; the
+    headline's real words remain."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert terms("x" * 10_000_000 + " Kishida summit", "", "en") == frozenset({"kishida", "summit"})
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 200  # MB (was ~500)
