@@ -3,6 +3,7 @@
     python bench/developments_eval.py                 # all three measures, shipped settings
     python bench/developments_eval.py --sweep         # neighbouring thresholds too
     python bench/developments_eval.py --only written  # one measure: written | alone | in-stream
+    python bench/developments_eval.py --anatomy       # where it departs from clusters-dev's stories, and why
 
 1. written: every hand-written development list in bench/developments/ (written before scoring, how it
    was decided at its top): `japan-korea-relations` in March–April and in May–June 2023 (the seed
@@ -49,12 +50,16 @@ REPO = Path(__file__).resolve().parent.parent
 WRITTEN = REPO / "bench" / "developments"  # the written lists (*.toml), each with how it was decided at its top
 
 
-def topic_items(slug: str, months: set[int]) -> list[tuple[Item, str]]:
-    """The seed topic's matches in `months` of the 2023 corpus, as the service stores them."""
+def topic_items(slug: str, months: set[int], query: str | None = None) -> list[tuple[Item, str]]:
+    """The seed topic's matches in `months` of the 2023 corpus, as the service stores them; with `query`,
+    the matches of a topic of that query (a user's topic that is not a seed)."""
     require_data()
-    topics = read_topics(REPO / "seeds" / "topics.toml")
-    spec = next(TopicSpec(1, t["slug"], t["query"], t.get("exclude"), t.get("aliases") or {})
-                for t in topics if t["slug"] == slug)
+    if query is not None:
+        spec = TopicSpec(1, slug, query, None, {})
+    else:
+        topics = read_topics(REPO / "seeds" / "topics.toml")
+        spec = next(TopicSpec(1, t["slug"], t["query"], t.get("exclude"), t.get("aliases") or {})
+                    for t in topics if t["slug"] == slug)
     matcher = Matcher([spec])
     out = []
     for it in corpus_items(months=months):
@@ -108,8 +113,11 @@ def written(threshold: float, spec: dict, show: bool = False) -> tuple[float, fl
     """B-cubed of the topic's developments against a written list (a parsed bench/developments/*.toml)."""
     gold_of = {i: n for n, d in enumerate(spec["development"]) for i in d["items"]}
     months = set(spec.get("months", [3, 4]))
-    found = labelled_items(spec["labels"], months) if "labels" in spec else \
-        topic_items(spec.get("topic", "japan-korea-relations"), months)
+    if "labels" in spec:
+        found = labelled_items(spec["labels"], months)
+    else:
+        slug = spec.get("topic") or ("query" if "query" in spec else "japan-korea-relations")
+        found = topic_items(slug, months, spec.get("query"))
     placed = develop([i for i, _ in found], **settings(threshold))
     ids = [i.entry_id for i, _ in found]
     pred = [placed[i] for i in ids]
@@ -143,6 +151,59 @@ def labelled(rows: list[dict], threshold: float, lookup=None) -> tuple[float, fl
     return p, r, f, adjusted_rand(pred, gold), len(set(pred))
 
 
+def anatomy(rows: list[dict], lookup=None, top: int = 6) -> None:  # noqa: ANN001
+    """Where the grouping departs from clusters-dev's stories, alone: how long each labelled story lasts
+    (its items' timestamps), which pairs of stories share developments (precision lost to each pair,
+    and how far apart the two were published), and which stories are split (each piece's first
+    headline). The labels are Google News clusters as crawled: a story is one subject as one crawl
+    found it, so one subject a day later is another story and distinct events of one subject in one
+    crawl are one story; reading the pairs and pieces against that says which misses are misses."""
+    from collections import Counter, defaultdict
+
+    items = [Item(n, datetime.fromtimestamp(int(r["TIMESTAMP"]) / 1000, tz=timezone.utc), r["TITLE"], "",
+                  r.get("LANGUAGE") or None) for n, r in enumerate(rows)]
+    config = settings(MEANING_THRESHOLD if MEANING else THRESHOLD)
+    if lookup is not None:
+        config["meaning"] = lookup
+    placed = develop(items, **config)
+    pred = [placed[i.entry_id] for i in items]
+    gold = [r["STORY"] for r in rows]
+    first: dict = {}
+    times: dict = defaultdict(list)
+    for r in rows:
+        first.setdefault(r["STORY"], r["TITLE"][:48])
+        times[r["STORY"]].append(int(r["TIMESTAMP"]) / 1000)
+    spans = sorted(max(t) - min(t) for t in times.values())
+    print(f"{len(times)} labelled stories; the longest lasts {spans[-1]:.0f} seconds from its first item to its "
+          f"last (median {spans[len(spans) // 2]:.0f} s): each is what one crawl found.\n")
+    members: dict = defaultdict(list)
+    for i, p in enumerate(pred):
+        members[p].append(i)
+    lost: Counter = Counter()
+    for i, g in enumerate(gold):
+        size = len(members[pred[i]])
+        for other, n in Counter(gold[j] for j in members[pred[i]]).items():
+            if other != g:
+                lost[tuple(sorted((g, other)))] += n / size / len(rows)
+    print(f"Precision lost to stories sharing developments: {sum(lost.values()):.3f} in all; the largest pairs:\n")
+    print("| precision lost | story | other story | hours apart |")
+    print("|---:|---|---|---:|")
+    for (a, b), value in lost.most_common(top):
+        gap = abs(min(times[a]) - min(times[b])) / 3600
+        print(f"| {value:.3f} | {first[a]} | {first[b]} | {gap:.0f} |")
+    print("\nStories split most (recall), each piece's first headline and size:\n")
+    split = []
+    for story, ts in times.items():
+        pieces = Counter(pred[i] for i, g in enumerate(gold) if g == story)
+        if len(pieces) > 1:
+            split.append((1 - sum(n * n for n in pieces.values()) / len(ts) ** 2, story, pieces))
+    for share, story, pieces in sorted(split, reverse=True)[:top]:
+        heads = [f"{rows[min(i for i in members[p] if gold[i] == story)]['TITLE'][:40]!r} ({n})"
+                 for p, n in pieces.most_common(3)]
+        print(f"- {first[story]} ({len(times[story])}): " + "; ".join(heads))
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threshold", type=float, help="the join threshold (default: the shipped one)")
@@ -152,6 +213,8 @@ def main() -> None:
     parser.add_argument("--show", action="store_true", help="print the written-list run's developments")
     parser.add_argument("--written", type=Path, action="append", help="a written list to score (bench/developments/"
                         "*.toml; its `topic` or `labels`, and `months`); repeatable; default: every list there")
+    parser.add_argument("--anatomy", action="store_true", help="where the grouping departs from clusters-dev's "
+                        "stories, alone (the pairs of stories it joins, the stories it splits)")
     parser.add_argument("--merge", help="merge developments whose mean vectors come this close (a cosine), or "
                         "'none' (default: the shipped MEANING_MERGE)")
     args = parser.parse_args()
@@ -164,12 +227,16 @@ def main() -> None:
     grid = [0.3, 0.35, 0.4, 0.45] if MEANING else [0.03, 0.05, 0.1, 0.2]
     thresholds = sorted({args.threshold, *(grid if args.sweep else [])})
     print(f"Grouping by {'meaning (all-MiniLM-L6-v2) with the words fallback' if MEANING else 'words only'}.\n")
+    if args.anatomy:
+        rows = load()
+        anatomy(rows, bulk([r["TITLE"] for r in rows]))
+        return
     ok = True
     if args.only in (None, "written"):
         for path in args.written or sorted(WRITTEN.glob("*.toml")):
             spec = tomllib.loads(path.read_text(encoding="utf-8"))
             subject = f"the items {spec['labels']} marks relevant" if "labels" in spec else \
-                spec.get("topic", "japan-korea-relations")
+                f"a topic of the query {spec['query']}" if "query" in spec else spec.get("topic", "japan-korea-relations")
             print(f"{subject}, 2023 months {spec.get('months', [3, 4])}, against "
                   f"the written list {path.name} (target B³ F1 >= 0.85)\n")
             print("| threshold | developments found | written | B³ precision | B³ recall | B³ F1 |")

@@ -31,13 +31,14 @@ when placed — and the merges made before it, then places the rest: `develop_pa
 from __future__ import annotations
 
 import heapq
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..topics.text import readable
-from .cluster import _ZIPF, normalized_title, terms
+from .cluster import _ZIPF, normalized_title, terms, zipf
 
 GAP = timedelta(hours=48)  # a development is open while its newest entry is at most this old
 SPAN = timedelta(days=7)  # ... and its first at most this old
@@ -87,12 +88,13 @@ class _Development:
     term_docs: dict = field(default_factory=dict)
     titles: set = field(default_factory=set)
     vector: object = None  # the sum of its headline vectors (with the meaning model)
+    vectors: int = 0  # how many of its entries have one (a headline the model cannot read has none)
     seconds: float = 0.0  # the sum of its entries' publication times (epoch seconds): their mean is its centre
 
     def absorb(self, words: frozenset, title_key: str, when: datetime, vector=None) -> None:  # noqa: ANN001
         if vector is not None:
             self.vector = vector.copy() if self.vector is None else self.vector + vector
-
+            self.vectors += 1
         self.docs += 1
         self.seconds += when.timestamp()
         for t in words:
@@ -106,6 +108,7 @@ class _Development:
         self.vector = other.vector if self.vector is None else (self.vector if other.vector is None
                                                                  else self.vector + other.vector)
         self.docs += other.docs
+        self.vectors += other.vectors
         self.seconds += other.seconds
         for t, n in other.term_docs.items():
             self.term_docs[t] = self.term_docs.get(t, 0) + n
@@ -135,6 +138,7 @@ class Developer:
         self.merges: list[Merge] = []  # made by `place`, in order
         self.background = None  # the sum of the recent entries' vectors (as compared: moved from the mean)
         self.raw_background = None  # ... and of the model's own vectors (the mean they are moved from)
+        self.vector_count = 0  # how many of the recent entries have a vector (the backgrounds' mean is over these)
         self.gap, self.span, self.context = gap, span, context
         self.threshold, self.young_threshold = threshold, young_threshold
         self.open: dict[int, _Development] = {}
@@ -151,6 +155,7 @@ class Developer:
             if vector is not None:
                 self.background = self.background - vector
                 self.raw_background = self.raw_background - raw
+                self.vector_count -= 1
             for t in old:
                 n = self.df[t] - 1
                 if n:
@@ -184,8 +189,11 @@ class Developer:
 
     def _vector(self, item: Item):  # noqa: ANN202
         """The headline's meaning as the model gives it, or None when there is no model or the English
-        model cannot read the headline (mostly non-Latin letters): such an entry is grouped by its words."""
-        return self.meaning(item.title) if self.meaning and readable(item.title, "") else None
+        model cannot read the headline (mostly non-Latin letters, or not mostly English words: `english`):
+        such an entry is grouped by its words."""
+        if not self.meaning or not readable(item.title, "") or not english(item.title):
+            return None
+        return self.meaning(item.title)
 
     def _moved(self, raw):  # noqa: ANN001, ANN202
         """The vector compared: `raw` moved MEANING_CENTRE of the way away from the topic's recent mean (of
@@ -194,7 +202,7 @@ class Developer:
         "Japan and South Korea" in every japan-korea-relations entry) says nothing about which event a
         headline reports; left in, it made distinct acts of the SVB week (the seizure, the deposit
         guarantee) look like one."""
-        n = len(self.recent)
+        n = self.vector_count
         if raw is None or not self.meaning_centre or self.raw_background is None or n < MIN_CONTEXT:
             return raw
         import numpy as np
@@ -209,6 +217,7 @@ class Developer:
         and must agree far below any threshold's resolution."""
         self.recent.append((item.published_at, words, vector, raw))
         if vector is not None:
+            self.vector_count += 1
             self.background = vector.astype("float64") if self.background is None else self.background + vector
             self.raw_background = raw.astype("float64") if self.raw_background is None else self.raw_background + raw
         for t in words:
@@ -319,7 +328,7 @@ class Developer:
         development's own: when one event is most of a topic's week, it is not its own background)."""
         import numpy as np
 
-        n = len(self.recent)
+        n = self.vector_count
         to_all = float(self.background @ vector) if self.background is not None else 0.0
         best, best_score = None, -1.0
         for anchor in self._candidates(words):
@@ -333,7 +342,7 @@ class Developer:
             # came in until the day before. Measured from the development's last entry instead, each
             # late report kept the door open for the next: the summit chained four later events.
             need = self.meaning_threshold + self.meaning_decay * _days_after_centre(d, when)
-            others = n - d.docs
+            others = n - d.vectors
             if others >= MIN_CONTEXT:
                 need = max(need, (to_all - float(d.vector @ vector)) / others + self.meaning_margin)
             # Candidates come in anchor order: deterministic for a given prefix.
@@ -371,6 +380,20 @@ class Developer:
             if (score, -anchor) > (best_score, -(best or 0)):
                 best, best_score = anchor, score
         return best
+
+
+ENGLISH_SHARE = 0.5  # of a headline's words that are common English words (Zipf >= 3), for the model to read it
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+def english(title: str) -> bool:
+    """Whether the English model can read the headline: at least half its words (of two letters or more,
+    the first 40) are common English words. By its text, not the feed's declared language: Business
+    Insider's Polish edition declares en-US. On March 2023 of the corpus, 11 of 32,114 English headlines
+    fall below (name-heavy: "Chaim Topol obituary", grouped by their words instead) and 99 of 10,834 Polish
+    ones pass; every seed topic's match of January–June passes."""
+    found = _WORDS.findall(title[:2000].casefold())[:40]
+    return not found or sum(zipf(w, "en") >= 3.0 for w in found) >= ENGLISH_SHARE * len(found)
 
 
 def _days_after_centre(d: _Development, when: datetime) -> float:

