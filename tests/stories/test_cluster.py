@@ -138,3 +138,18 @@ def test_a_hostile_ten_million_letter_word_is_not_a_word():
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert terms("x" * 10_000_000 + " Kishida summit", "", "en") == frozenset({"kishida", "summit"})
     assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 200  # MB (was ~500)
+
+
+def test_a_hostile_summary_is_read_only_for_its_lede():
+    """A feed item may carry a 10 MB summary: only its lede's words are used (the first 30), so only its
+    first MAX_TEXT characters are segmented. Segmenting all of a 3-million-character Japanese summary took
+    1.7 GB and 4 s; the headline's words and the lede's come out the same."""
+    import resource
+
+    from service.stories.cluster import MAX_TEXT
+
+    lede = "日本と韓国の関係は改善している。"
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    found = terms("短い", lede * 200_000, "ja")
+    assert found == terms("短い", lede * (MAX_TEXT // len(lede)), "ja")
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024 < 300 * 1024 * 1024
