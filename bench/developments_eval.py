@@ -134,14 +134,19 @@ def written(threshold: float, spec: dict, show: bool = False) -> tuple[float, fl
     return p, r, f, len(set(pred)), len(set(gold))
 
 
-def labelled(rows: list[dict], threshold: float, lookup=None) -> tuple[float, float, float, float, int]:  # noqa: ANN001
+def grouped(rows: list[dict], threshold: float, lookup=None) -> list[int]:  # noqa: ANN001
+    """The development of each labelled-set row (clusters-dev rows, stream rows too), in row order."""
     items = [Item(n, datetime.fromtimestamp(int(r["TIMESTAMP"]) / 1000, tz=timezone.utc), r["TITLE"], "",
                   r.get("LANGUAGE") or None) for n, r in enumerate(rows)]
     config = settings(threshold)
     if lookup is not None:
         config["meaning"] = lookup
     placed = develop(items, **config)
-    pred = [placed[i.entry_id] for i in items]
+    return [placed[i.entry_id] for i in items]
+
+
+def labelled(rows: list[dict], threshold: float, lookup=None) -> tuple[float, float, float, float, int]:  # noqa: ANN001
+    pred = grouped(rows, threshold, lookup)
     gold = [r["STORY"] for r in rows]
     marked = [i for i, r in enumerate(rows) if not r["STORY"].startswith("stream-")]
     if len(marked) < len(rows):
@@ -160,13 +165,7 @@ def anatomy(rows: list[dict], lookup=None, top: int = 6) -> None:  # noqa: ANN00
     crawl are one story; reading the pairs and pieces against that says which misses are misses."""
     from collections import Counter, defaultdict
 
-    items = [Item(n, datetime.fromtimestamp(int(r["TIMESTAMP"]) / 1000, tz=timezone.utc), r["TITLE"], "",
-                  r.get("LANGUAGE") or None) for n, r in enumerate(rows)]
-    config = settings(MEANING_THRESHOLD if MEANING else THRESHOLD)
-    if lookup is not None:
-        config["meaning"] = lookup
-    placed = develop(items, **config)
-    pred = [placed[i.entry_id] for i in items]
+    pred = grouped(rows, MEANING_THRESHOLD if MEANING else THRESHOLD, lookup)
     gold = [r["STORY"] for r in rows]
     first: dict = {}
     times: dict = defaultdict(list)
