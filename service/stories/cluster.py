@@ -67,14 +67,15 @@ YOUNG_DOCS = 3
 # story born on North Korean sanctions otherwise absorbed Seoul's forced-labour plan through "korea".
 CORE_SHARE = 0.5
 CORE_COVER = 0.25
-# One shared word is enough only if it is rare in the language: below this Zipf frequency (fewer than
-# 10 uses per million words in wordfreq's lists), i.e. a name like "Sbarro", "Titanfall" or "Biden", not
-# "man", "police" or "Korea". Without it, "Man ..." headlines of a whole day formed one 160-entry story.
-RARE_ZIPF = 4.0
+# One shared word is enough only if it is rare in the language: below this Zipf frequency (about 18 uses
+# per million words in wordfreq's lists), i.e. a name like "Sbarro", "Titanfall" or "Biden", not "man",
+# "police" or "Korea" (4.65). Without it, "Man ..." headlines of a whole day formed one 160-entry story.
+# 4.0 was chosen when a word's rarity was the rarest form any text had shown ("highs" for "high"); read
+# from the headline's own word (Terms), 4.25 is the same cut (docs/stories.md).
+RARE_ZIPF = 4.25
 # Words this common (Polish "za", English "people", "time") are function words of their language even
 # where the yake lists miss them: they never tie headlines together.
 FUNCTION_ZIPF = 6.0
-_ZIPF: dict[str, float] = {}  # term -> the lowest Zipf frequency of the surface words it came from
 
 
 # A word shared by more live stories than this names no event (the postings of "police" or a stock phrase of
@@ -159,6 +160,9 @@ def _zipf(word: str, language: str) -> float:
 
 
 _CJK = {"ja", "zh", "ko"}  # no spaces between words: segmented by MeCab (ja, ko) or jieba (zh), pinned
+MAX_WORD = 64  # characters: no word or name is longer; a hostile 10-million-letter "word" cost wordfreq 500 MB
+MAX_TEXT = 2_000  # characters of a summary read for its lede's words (and of CJK text segmented): segmenting
+# a hostile 3-million-character Japanese summary cost 1.7 GB and 4 s, for the 30 words of its lede that are used
 _WARNED: set[tuple[str, str]] = set()
 
 
@@ -179,6 +183,11 @@ def _quiet_jieba() -> None:
 
 def _tokens(text: str, language: str) -> list[str]:
     if language in _CJK:
+        # Segmenting costs about 14 µs and 1 KB per character (MeCab through wordfreq): a hostile title of a
+        # million Japanese characters took 14 s and 900 MB. No headline is that long; the first MAX_TEXT
+        # characters are segmented, as for a summary. (Other scripts are split by a regex, in linear time
+        # and little memory, whatever the length.)
+        text = text[:MAX_TEXT]
         try:
             if language == "zh":
                 _quiet_jieba()
@@ -188,13 +197,11 @@ def _tokens(text: str, language: str) -> list[str]:
     return words(text)
 
 
-MAX_WORD = 64  # characters: no word or name is longer; a hostile 10-million-letter "word" cost wordfreq 500 MB
-MAX_TEXT = 2_000  # characters of a summary read for its lede's words: segmenting a hostile 3-million-character
-# Japanese summary cost 1.7 GB and 4 s, for the 30 words of its lede that are used
 
 
-def _content_words(text: str, stop: frozenset[str], language: str) -> set[str]:
-    found: set[str] = set()
+def _content_words(text: str, stop: frozenset[str], language: str) -> dict[str, float]:
+    """Content word -> the Zipf frequency of the rarest surface form it has in `text`."""
+    found: dict[str, float] = {}
     tokens = [t for t in _tokens(text, language) if len(t) <= MAX_WORD]
     i = 0
     while i < len(tokens):
@@ -211,14 +218,31 @@ def _content_words(text: str, stop: frozenset[str], language: str) -> set[str]:
     return found
 
 
-def _add(found: set[str], term: str, surface: str, language: str) -> None:
-    found.add(term)
-    if term not in _ZIPF or len(_ZIPF) < 1_000_000:
-        _ZIPF[term] = min(_ZIPF.get(term, 9.0), zipf(surface, language))
+def _add(found: dict[str, float], term: str, surface: str, language: str) -> None:
+    found[term] = min(found.get(term, 9.0), zipf(surface, language))
+
+
+class Terms(frozenset):
+    """A text's content words (stems), and how common each one's rarest surface form in that text is in
+    everyday language (`zipfs`: term -> Zipf). A property of the text alone: it once lived in a
+    process-wide table of the rarest surface seen for each stem by any text, so how rare a word counted
+    (and where an entry was grouped) depended on what else the process had read before — a server that
+    had polled other feeds and a fresh `followup ingest` grouped the same entries differently."""
+
+    zipfs: dict
+
+    def zipf(self, term: str) -> float:
+        return self.zipfs.get(term, 0.0)
+
+
+def _terms(found: dict[str, float]) -> Terms:
+    out = Terms(found)
+    out.zipfs = found
+    return out
 
 
 @lru_cache(maxsize=65_536)  # plan() and then add() ask for the same item's terms: compute them once
-def terms(title: str, summary: str = "", language: str | None = None) -> frozenset[str]:
+def terms(title: str, summary: str = "", language: str | None = None) -> Terms:
     """The headline's content words, stemmed (compass words glued to the place they name); the
     summary's lede only when the headline is too short."""
     stop = stopwords(language)
@@ -226,11 +250,12 @@ def terms(title: str, summary: str = "", language: str | None = None) -> frozens
     try:
         found = _content_words(title or "", stop, code)
         if len(found) < MIN_TITLE_TERMS and summary:
-            found |= _content_words(" ".join(_tokens(summary[:MAX_TEXT], code)[:30]), stop, code)
+            for term, z in _content_words(" ".join(_tokens(summary[:MAX_TEXT], code)[:30]), stop, code).items():
+                found[term] = min(found.get(term, 9.0), z)
     except Exception as exc:  # noqa: BLE001 - one entry placed alone beats a feed lost (issue 12)
         _degraded(code, exc)
-        return frozenset()
-    return frozenset(found)
+        return _terms({})
+    return _terms(found)
 
 
 @dataclass(slots=True)
@@ -348,7 +373,7 @@ class StoryIndex:
         return (story is not None and story.last_seen is not None and abs(when - story.last_seen) <= self.window
                 and (story.first_seen is None or when - story.first_seen <= self.max_age))
 
-    def _scores(self, item_terms: set[str], when: datetime, staged: "_Staged") -> dict:
+    def _scores(self, item_terms: Terms, when: datetime, staged: "_Staged") -> dict:
         """score(S) for every live story sharing a signature term with the item, in one postings pass."""
         staged_df, staged_postings = staged.df, staged.postings
         n_docs = self.n_docs + staged.n_docs
@@ -394,7 +419,7 @@ class StoryIndex:
                         hit = hits[key] = [story, 0.0, 0, 9.0, 0.0]
                     hit[1] += w * share
                     hit[2] += 1
-                    z = _ZIPF.get(t, 0.0)
+                    z = item_terms.zipf(t)
                     if z < hit[3]:
                         hit[3] = z
                     if share >= core:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..topics.text import readable
-from .cluster import _ZIPF, normalized_title, terms, zipf
+from .cluster import Terms, normalized_title, terms, zipf
 
 GAP = timedelta(hours=48)  # a development is open while its newest entry is at most this old
 SPAN = timedelta(days=7)  # ... and its first at most this old
@@ -116,9 +116,10 @@ class _Development:
         self.first, self.last = min(self.first, other.first), max(self.last, other.last)
 
 
-def rarity(term: str) -> float:
-    """How much a shared word says: 7 for a name no word list knows, 0.5 for everyday words."""
-    return max(0.5, 7.0 - _ZIPF.get(term, 0.0))
+def rarity(zipf_: float) -> float:
+    """How much a shared word says, from its Zipf frequency: 7 for a name no word list knows, 0.5 for
+    everyday words."""
+    return max(0.5, 7.0 - zipf_)
 
 
 class Developer:
@@ -299,7 +300,7 @@ class Developer:
             self._fold(merge.absorbed, merge.into)
 
     @staticmethod
-    def _words(item: Item) -> frozenset:
+    def _words(item: Item) -> Terms:
         return terms(item.title, item.summary, item.language)
 
     def _same_title(self, item: Item) -> int | None:
@@ -350,13 +351,13 @@ class Developer:
                 best, best_score = anchor, score
         return best
 
-    def _weight(self, term: str) -> float:
+    def _weight(self, term: str, words: Terms) -> float:
         n = len(self.recent)
         everyday = self.df.get(term, 0) / n if n >= MIN_CONTEXT else 0.0
-        return rarity(term) * (1.0 - everyday)
+        return rarity(words.zipf(term)) * (1.0 - everyday)
 
-    def _best(self, words: frozenset) -> int | None:
-        weights = {t: self._weight(t) for t in words}
+    def _best(self, words: Terms) -> int | None:
+        weights = {t: self._weight(t, words) for t in words}
         total = sum(weights.values()) or 1.0
         hits: dict[int, list] = {}  # anchor -> [Σ w·share, shared words, rarest Zipf]
         for t, w in weights.items():
@@ -368,7 +369,7 @@ class Developer:
                 hit = hits.setdefault(anchor, [0.0, 0, 9.0])
                 hit[0] += w * share
                 hit[1] += 1
-                hit[2] = min(hit[2], _ZIPF.get(t, 0.0))
+                hit[2] = min(hit[2], words.zipf(t))
         best, best_score = None, 0.0
         for anchor, (value, shared, rarest) in hits.items():
             d = self.open[anchor]

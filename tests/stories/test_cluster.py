@@ -153,3 +153,20 @@ def test_a_hostile_summary_is_read_only_for_its_lede():
     found = terms("短い", lede * 200_000, "ja")
     assert found == terms("短い", lede * (MAX_TEXT // len(lede)), "ja")
     assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024 < 300 * 1024 * 1024
+
+
+def test_a_hostile_japanese_title_is_segmented_only_for_its_first_characters():
+    """Japanese, Chinese and Korean text is segmented by a dictionary (MeCab, jieba) at about 14 µs and 1 KB
+    a character: a title of a million Japanese characters took 14 s and 900 MB. Only its first MAX_TEXT
+    characters are segmented; a real headline is far shorter and its words are unchanged."""
+    import resource
+
+    from service.stories.cluster import MAX_TEXT
+
+    sentence = "日本と韓国の関係は改善している。"
+    headline = "韓国最高裁、元徴用工訴訟で日本企業に賠償命令。"
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    found = terms(headline + sentence * 60_000, "", "ja")
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 200  # MB (was ~900)
+    assert found == terms((headline + sentence * 200)[:MAX_TEXT], "", "ja")
+    assert terms(headline, "", "ja") <= found and {"韓国", "賠償"} <= found, found
