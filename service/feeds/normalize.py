@@ -54,7 +54,7 @@ class NormalizedEntry:
 
 # Second-level labels under a country code that are not the publisher's own ("yna.co.kr", "bbc.co.uk").
 _GENERIC_SECOND_LEVEL = {"co", "com", "ac", "or", "ne", "go", "gov", "org", "net", "edu", "gob", "nic"}
-_OUTLET_SUFFIX = re.compile(r"\s+[-|–—]\s+[^-|–—]{2,40}$")
+_OUTLET_SUFFIX = re.compile(r"(?<!\s)\s+[-|–—]\s+[^-|–—]{2,40}$")  # look-behind: linear (stories.cluster)
 
 
 def publisher(url: str | None) -> str | None:
