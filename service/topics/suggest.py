@@ -46,11 +46,39 @@ class Suggestion:
     stored_matches: int | None = None
 
 
+_BLOCK = re.compile(r"<(script|style|nav|footer|header)\b", re.I)
+
+
+def _without_blocks(text: str) -> str:
+    """The text without its script, style, nav, footer and header elements (each replaced by a space); an
+    element never closed is kept as text. One pass: the pattern `<(script|…)\b.*?</\1>` searched to the
+    end of the page from every unclosed opening tag, and a page of 8,000 "<script>" took 3.4 s (quadratic;
+    a 1 MB page, minutes). Once no closing tag of a kind follows a point, none follows any later one."""
+    out: list[str] = []
+    pos = 0
+    unclosed_after: dict[str, int] = {}  # tag -> a position after which the page has no closing tag of it
+    while (m := _BLOCK.search(text, pos)) is not None:
+        tag = m.group(1).lower()
+        close = None
+        if m.end() < unclosed_after.get(tag, len(text) + 1):
+            close = re.compile(rf"</{tag}\s*>", re.I).search(text, m.end())
+            if close is None:
+                unclosed_after[tag] = m.end()
+        if close is None:
+            out.append(text[pos:m.end()])  # kept as text, as before
+            pos = m.end()
+            continue
+        out.append(text[pos:m.start()] + " ")
+        pos = close.end()
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def article_text(body: bytes, content_type: str | None = None) -> str:
     """Readable text from a file or HTTP body (HTML tags stripped, one line per block)."""
     text = body.decode("utf-8", errors="replace")
     if "html" in (content_type or "") or re.search(r"<(html|body|p|div)\b", text[:5000], re.I):
-        text = re.sub(r"(?is)<(script|style|nav|footer|header)\b.*?</\1>", " ", text)
+        text = _without_blocks(text)
         text = re.sub(r"(?i)</?(p|div|br|li|h[1-6]|section|article|tr)\b[^>]*>", "\n", text)
         text = "\n".join(plain_text(line) for line in text.splitlines())
     return text
