@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
+from itertools import islice
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..topics.text import words
@@ -25,6 +26,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # A published time this far beyond the fetch time is a feed bug; such entries would sit on top forever.
 _FUTURE_TOLERANCE = timedelta(days=1)
 _WS = re.compile(r"\s+")
+_STRAY_LT = re.compile(r"<(?![^<>]*>)")  # a "<" with no ">" before the next "<": linear (each look stops at a "<")
+MAX_STRAY_LT = 64  # such "<" read as HTMLParser reads them; more are escaped first (plain_text)
 _URL_LIKE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 # Characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF): stored
 # once from a feed, one U+0001 made every Atom feed and digest page with that entry invalid.
@@ -139,13 +142,20 @@ def plain_text(value: str | None) -> str:
         return ""
     value = xml_safe(value)
     if "<" in value:
+        # A "<" that opens no tag (no ">" before the next "<") is text. Python's HTMLParser (3.11) rescans to
+        # the end of the text from each one: a summary of 100,000 "<a" took 30 s to store, quadratic (a 10 MB
+        # feed of them, hours). Beyond a few dozen, they are escaped, so HTMLParser reads them as text; below
+        # that (every summary of the feeds in ../shared/data), the text is read exactly as before (an HTML
+        # comment holding a tag, a truncated "<a..." before a link).
+        if next(islice(_STRAY_LT.finditer(value), MAX_STRAY_LT, None), None) is not None:
+            value = _STRAY_LT.sub("&lt;", value)
         extractor = _TextExtractor()
         try:
             extractor.feed(value)
             extractor.close()
             value = "".join(extractor.parts)
         except Exception:  # noqa: BLE001 - HTMLParser is lenient; any failure falls back to plain unescape
-            value = re.sub(r"<[^>]*>", " ", value)
+            value = re.sub(r"<[^<>]*>", " ", value)
     # A second unescape catches double-escaped feeds ("&amp;amp;") that are common in the wild.
     value = html.unescape(html.unescape(value)) if "&" in value else value
     return _WS.sub(" ", value).strip()
