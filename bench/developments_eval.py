@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.corpus import items as corpus_items  # noqa: E402
 from bench.corpus import require_data  # noqa: E402
 from bench.stories_eval import adjusted_rand, bcubed, bcubed_subset, in_stream, load  # noqa: E402
-from service.seeds import read_topics  # noqa: E402
+from service.seeds import read_topics, spec_of  # noqa: E402
 from service.stories.develop import MEANING_THRESHOLD, THRESHOLD, Item, develop  # noqa: E402
 from service.stories.meaning import load as load_model  # noqa: E402
 from service.stories.meaning import vector  # noqa: E402
@@ -62,8 +62,7 @@ def one_article_each(rows: list[dict]) -> list[dict]:
     from datetime import timedelta
 
     from service.feeds.normalize import canonical_url, title_key
-    from service.store.entries import (SAME_ARTICLE_DAYS, SYNDICATED_HOURS, _article_url, _contained,
-                                       _similar)
+    from service.store.entries import SAME_ARTICLE_DAYS, SYNDICATED_HOURS, _article_url, _similar, same_summary
 
     kept: list[dict] = []
     by_url: dict[str, list[dict]] = {}
@@ -80,8 +79,7 @@ def one_article_each(rows: list[dict]) -> list[dict]:
         if url and _article_url(url) and any(near(o, timedelta(days=SAME_ARTICLE_DAYS)) and _similar(o.get("title") or "", title)
                                              for o in by_url.get(url, ())):
             continue
-        if key and any(near(o, timedelta(hours=SYNDICATED_HOURS)) and (not o.get("description") or not summary or
-                                                                       _contained(o["description"][:400], summary[:400]))
+        if key and any(near(o, timedelta(hours=SYNDICATED_HOURS)) and same_summary(o.get("description"), summary)
                        for o in by_key.get(key, ())):
             continue
         kept.append(r)
@@ -108,11 +106,7 @@ def topic_items(slug: str, months: set[int], query: str | None = None) -> list[t
     if query is not None:
         spec = TopicSpec(1, slug, query, None, {})
     else:  # the seed as the service matches it: its exclusion, aliases and meaning guard included
-        topics = read_topics(REPO / "seeds" / "topics.toml")
-        spec = next(TopicSpec(1, t["slug"], t["query"], t.get("exclude"), t.get("aliases") or {},
-                              meaning=t.get("meaning", "off"), name=t.get("name", ""),
-                              description=t.get("description", ""), examples=tuple(t.get("examples", ())),
-                              similarity=t.get("similarity")) for t in topics if t["slug"] == slug)
+        spec = next(spec_of(t, 1) for t in read_topics(REPO / "seeds" / "topics.toml") if t["slug"] == slug)
     matcher = Matcher([spec], encoder=encoder())
     rows = list(corpus_items(months=months))
     found = []

@@ -128,7 +128,7 @@ def _syndicated(conn: Connection, feed_id: int | None, fresh: list[NormalizedEnt
     for e in fresh:
         by_key.setdefault(e.title_key, []).append(e)
     return _copies(conn, feed_id, by_key, entries.c.title_key, "title:", SYNDICATED_HOURS * 3600,
-                   lambda row, e: not row.summary or not e.summary or _contained(row.summary[:400], e.summary[:400]))
+                   lambda row, e: same_summary(row.summary, e.summary))
 
 
 def _same_url(conn: Connection, feed_id: int | None, fresh: list[NormalizedEntry]) -> dict[str, int]:
@@ -167,6 +167,12 @@ def _copies(conn: Connection, feed_id: int | None, groups: dict[str, list[Normal
                     copies[e.identity] = row.id
                     break
     return copies
+
+
+def same_summary(a: str | None, b: str | None) -> bool:
+    """Whether two copies of one headline from one publisher are one article by their summaries: the same
+    (one's words nearly all in the other's, in their first 400 characters), or either has none."""
+    return not a or not b or _contained(a[:400], b[:400])
 
 
 def _article_url(url: str) -> bool:

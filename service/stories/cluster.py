@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,6 +31,7 @@ from pathlib import Path
 from wordfreq import tokenize as wordfreq_tokenize
 from wordfreq import zipf_frequency
 
+from ..feeds.normalize import headline
 from ..topics.text import words
 
 log = logging.getLogger("followup.stories")
@@ -124,16 +124,9 @@ def stem(word: str) -> str:
     return word
 
 
-# An outlet's suffix (" - Reuters", " | FT"). The look-behind starts a match only where a run of spaces starts:
-# without it, each position inside a long run was tried to the run's end, and a headline of 40,000 spaces
-# and no-break spaces took 8 s (stored titles have their spaces collapsed, but nothing else needs them to be).
-_OUTLET_SUFFIX = re.compile(r"(?<!\s)\s+[-|–—]\s+[^-|–—]{2,40}$")
-
-
 def normalized_title(title: str) -> str:
     """Headline key for exact-duplicate detection: folded words, outlet suffixes (" - Reuters") removed."""
-    title = _OUTLET_SUFFIX.sub("", title or "")
-    return " ".join(words(title))
+    return headline(title)
 
 
 # Compass words name a different place with every word they precede (North Korea, North Carolina, South
