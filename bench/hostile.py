@@ -1,6 +1,6 @@
 """Figures for docs/security.md: what hostile input costs the service now (issue 12).
 
-    python bench/hostile.py [--only bombs,smtp,body]
+    python bench/hostile.py [--only bombs,smtp,body,markup] [--code DIR]
 
 bombs  One `followup poll --all` process per bomb, each against a loopback server that also serves two
        healthy feeds: peak RSS of the process (its VmHWM at exit), seconds, and whether the healthy feeds were
@@ -11,6 +11,11 @@ smtp   The window in which a killed sender could still send a digest twice: from
        over 50 sends.
 body   A real server (`followup serve`) is sent a 300 MB POST without a token, declared and chunked:
        status, seconds to the answer, and the server process's RSS before and after.
+markup One feed item whose summary is a hostile run of markup (an unclosed comment, quoted attributes holding
+       ">", …) repeated 20,000 and 80,000 times, as RSS and as Atom: seconds to parse and normalize the
+       document (`parse_feed` + `normalize_feed`, what a poll does before storing), each in a child process
+       stopped at 120 s, and how the time grows for 4x the input (4 is linear, 16 quadratic). `--code DIR`
+       measures another checkout's service package (a worktree of the previous release, side by side).
 """
 
 from __future__ import annotations
@@ -212,16 +217,59 @@ def _body_limit(token: str | None) -> None:
             server.wait(10)
 
 
+MARKUP = ["<!--", "<a x='>' ", "</a x='>' ", "<p x=\"<", "<a", "<div>", "<xmp><iframe>", "<script>"]
+_MARKUP_CHILD = """
+import html, sys, time
+from datetime import datetime, timezone
+from service.feeds.parse import parse_feed
+from service.feeds.normalize import normalize_feed
+kind, pattern, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+text = html.escape(pattern * n)
+if kind == "rss":
+    doc = ('<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item><title>t</title>'
+           '<link>http://127.0.0.1/a</link><description>' + text + '</description></item></channel></rss>')
+else:
+    doc = ('<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>x</title><entry><title>t</title>'
+           '<id>urn:x:1</id><link href="http://127.0.0.1/a"/><summary type="html">' + text + '</summary></entry></feed>')
+started = time.perf_counter()
+normalize_feed(parse_feed(doc.encode()), "http://127.0.0.1/feed", datetime.now(timezone.utc))
+print(time.perf_counter() - started)
+"""
+
+
+def markup(code: Path, cap: float = 120.0) -> None:
+    print(f"Hostile markup in one summary, parse + normalize, service package of {code}")
+    print(f"{'pattern':<16} {'kind':<5} {'x20,000':>9} {'x80,000':>9}  growth")
+    for pattern in MARKUP:
+        for kind in ("rss", "atom"):
+            cells = []
+            for n in (20_000, 80_000):
+                try:
+                    done = subprocess.run([sys.executable, "-c", _MARKUP_CHILD, kind, pattern, str(n)], cwd=code,
+                                          capture_output=True, text=True, timeout=cap, check=True)
+                    cells.append(float(done.stdout.strip()))
+                except subprocess.TimeoutExpired:
+                    cells.append(None)
+            shown = [f"{c:8.2f}s" if c is not None else f">{cap:.0f} s".rjust(9) for c in cells]
+            growth = (f"{cells[1] / cells[0]:.1f}x" if None not in cells and cells[0] > 0
+                      else f">{cap / cells[0]:.0f}x" if cells[0] else "-")
+            print(f"{pattern!r:<16} {kind:<5} {shown[0]} {shown[1]}  {growth}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="bombs,smtp,body")
-    chosen = parser.parse_args().only.split(",")
+    parser.add_argument("--only", default="bombs,smtp,body,markup")
+    parser.add_argument("--code", type=Path, default=REPO, help="the checkout whose service package `markup` measures")
+    args = parser.parse_args()
+    chosen = args.only.split(",")
     if "bombs" in chosen:
         bombs()
     if "smtp" in chosen:
         smtp_window()
     if "body" in chosen:
         body_limit()
+    if "markup" in chosen:
+        markup(args.code.resolve())
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ feedparser stays the reference parser (parse.py). `parse_rss_fast` reads a docum
 the result is the one feedparser would produce, field for field, and returns None otherwise, so the caller
 falls back to feedparser. What it replaces is only feedparser's Python SAX event loop (most of its time on
 news feeds); everything with subtle rules is feedparser's own code, called the way feedparser calls it:
-encoding detection (`convert_to_utf8`), dates (`_parse_date`), URL joining (`_urljoin`), HTML detection
-(`looks_like_html`), relative-URI resolution and HTML sanitizing, and the last clean-ups of `mixin.pop`.
+encoding detection (`convert_to_utf8`), dates (`_parse_date`), URL joining (`_urljoin`), and the last
+clean-ups of `mixin.pop`. Neither path sanitizes HTML or resolves relative URIs inside it (parse.py says
+why): only plain text is stored.
 
 "Sure" means (anything else is doubt, and doubt means None):
 - feedparser's encoding detection finds an encoding (a warning from it, such as a missing
@@ -15,10 +16,7 @@ encoding detection (`convert_to_utf8`), dates (`_parse_date`), URL joining (`_ur
 - every element is either one whose effect on the stored fields is mirrored here (below), or one
   feedparser has no rule for and stores under a key Followup never reads; a repeated field, an
   attribute on a text field, or markup nested in a text field is doubt.
-An entry's title and summary keep their HTML unsanitized when feedparser's sanitizer could not change
-their text (see `_entry_html`): only their plain text is stored. The feed's own title, stored as given,
-always gets feedparser's full treatment. tests/feeds/test_fastparse.py checks the equality of the
-stored results on every file of ../shared/data/feeds and of feedparser's own test corpus;
+tests/feeds/test_fastparse.py checks the equality of the stored results on every file of ../shared/data/feeds and of feedparser's own test corpus;
 docs/performance.md has the measured gain.
 """
 
@@ -27,15 +25,13 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
-from html.entities import html5
 
 from feedparser.api import StrictFeedParser
 from feedparser.datetimes import _parse_date
 from feedparser.encodings import convert_to_utf8
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
-from feedparser.sanitizer import _sanitize_html
-from feedparser.urls import _urljoin, make_safe_absolute_uri, resolve_relative_uris
+from feedparser.urls import _urljoin, make_safe_absolute_uri
 from lxml import etree
 
 from .parse import ParsedEntry, ParsedFeed, _describe_bozo, _first_text, _ttl, _utc
@@ -72,17 +68,6 @@ _NAMESPACES = {uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespace
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                           remove_comments=True, remove_pis=True, strip_cdata=True)
-_looks_like_html = _FeedParserMixin.looks_like_html
-# Where feedparser's sanitizer and normalize.plain_text could disagree on the text: elements whose content
-# the sanitizer drops or keeps differently (script and style: it drops their text but lets their "&"s
-# through; applet; noscript and template, which plain_text drops; embedded SVG/MathML; raw-text elements),
-# comments, declarations and processing instructions, SGML's empty tags "<>" and "</>", and named entities
-# HTML does not define (the sanitizer rewrites "&foo;" to "&foo"). Each was found or reasoned from
-# feedparser's sanitizer; tests/feeds/test_fastparse.py holds the examples.
-_RISKY = re.compile(r"<\s*/?\s*(?:script|style|applet|noscript|template|svg|math|object|embed|iframe|frame|"
-                    r"frameset|xmp|plaintext|textarea|title|listing|noembed|noframes)\b|<[!?]|</?>", re.I)
-_NAMED_ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
-_HTML_ENTITIES = frozenset(name.rstrip(";") for name in html5) | {"apos"}
 _ENTITY_IN_LINK = re.compile("&([A-Za-z0-9_]+);")
 
 
@@ -130,30 +115,6 @@ def _finish(value: str) -> str:
     except (UnicodeEncodeError, UnicodeDecodeError):
         pass
     return value.translate(_cp1252)
-
-
-def _html(value: str, base: str) -> str:
-    """Content feedparser treats as HTML: relative URIs resolved, then sanitized — with feedparser's own
-    functions. On text with no '<' and no '&' both are the identity, and are skipped."""
-    if value and ("<" in value or "&" in value):
-        value = resolve_relative_uris(value, base, "utf-8", "text/html")
-        value = _sanitize_html(value, "utf-8", "text/html")
-    return _finish(value)
-
-
-def _entry_html(value: str, base: str) -> str:
-    """An entry's title or summary: only its plain text is ever stored (normalize.plain_text), and for
-    that text feedparser's URI resolution and sanitizing change nothing — measured on all 488,947 titles
-    and descriptions of the 2023 corpus and every file of ../shared/data/feeds — except in the cases
-    `_RISKY` names, which take feedparser's full treatment. So the HTML is left as it is."""
-    if _RISKY.search(value) or any(name not in _HTML_ENTITIES for name in _NAMED_ENTITY.findall(value)):
-        return _html(value, base)
-    return _finish(value)
-
-
-def _title(value: str, base: str) -> str:
-    # RSS titles are nominally text/plain; feedparser guesses HTML (mixin.pop) and then treats them so.
-    return _html(value, base) if _looks_like_html(value) else _finish(value)
 
 
 def _uri(value: str, base: str) -> str:
@@ -229,9 +190,7 @@ def _read(root, base: str) -> ParsedFeed:  # noqa: ANN001
         if field is None:
             continue
         value = _text(el)
-        if field == "title":
-            value = _title(value, base)
-        elif field == "link":
+        if field == "link":
             value = _ENTITY_IN_LINK.sub(r"&\g<1>", _uri(value, base))
         else:
             value = _finish(value)
@@ -291,8 +250,6 @@ def _entry(item, base: str, feed_language: str | None) -> ParsedEntry:  # noqa: 
             raw["guid"] = _uri(value, base) if guid_is_link else _finish(value)
         elif field == "link":
             raw["link"] = _ENTITY_IN_LINK.sub(r"&\g<1>", _uri(value, base).replace("&amp;", "&"))
-        elif field in ("title", "description", "content"):
-            raw[field] = _entry_html(value, base)
         else:
             raw[field] = _finish(value)
     link = raw.get("link")

@@ -7,9 +7,9 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from html.parser import HTMLParser
-from itertools import islice
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from lxml import etree
 
 from ..topics.text import words
 from .parse import ParsedEntry, ParsedFeed
@@ -26,8 +26,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # A published time this far beyond the fetch time is a feed bug; such entries would sit on top forever.
 _FUTURE_TOLERANCE = timedelta(days=1)
 _WS = re.compile(r"\s+")
-_STRAY_LT = re.compile(r"<(?![^<>]*>)")  # a "<" with no ">" before the next "<": linear (each look stops at a "<")
-MAX_STRAY_LT = 64  # such "<" read as HTMLParser reads them; more are escaped first (plain_text)
 _URL_LIKE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 # Characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF): stored
 # once from a feed, one U+0001 made every Atom feed and digest page with that entry invalid.
@@ -119,30 +117,53 @@ def canonical_url(url: str | None) -> str | None:
     return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query, doseq=True), ""))
 
 
-class _TextExtractor(HTMLParser):
-    _SKIP = {"script", "style", "template", "noscript"}
-    _BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "section"}
+# Elements whose content is not text a reader sees (feedparser's sanitizer dropped script, style and applet
+# with their content; noscript and template hold fallbacks and inert markup).
+_SKIP = frozenset({"script", "style", "template", "noscript", "applet"})
+# Tags that break a line in a browser: a space after each, so "<p>one</p><p>two</p>" is "one two" — also where
+# the HTML parser drops a stray end tag ("intro</p>more" is "intro more").
+_BLOCK_TAG = re.compile(r"(</?(?:p|div|br|li|tr|h[1-6]|blockquote|section)\b[^<>]*>)", re.I)
+# Elements whose content the HTML standard (and libxml2) reads as raw text, not markup, where Python's HTMLParser
+# read markup: their text ("See the Pen <a href=…>…</a> on CodePen" inside an embed's <iframe>) is read as HTML
+# once more, one level deep.
+_RAW_TEXT = frozenset({"iframe", "noembed", "noframes", "xmp", "plaintext"})
+_ANY_TAG = re.compile(r"<[^<>]*>")  # linear: each attempt stops at the next "<"
+# libxml2 drops text after the end of the document; a summary's "</html>" ends nothing here.
+_DOCUMENT_END = re.compile(r"</(?:html|body)\s*>", re.I)
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
 
-    def handle_starttag(self, tag, attrs):  # noqa: ANN001
-        if tag in self._SKIP:
-            self._skipping += 1
-        elif tag in self._BLOCK:
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag):  # noqa: ANN001
-        if tag in self._SKIP and self._skipping:
-            self._skipping -= 1
-        elif tag in self._BLOCK:
-            self.parts.append(" ")
-
-    def handle_data(self, data):  # noqa: ANN001
-        if not self._skipping:
-            self.parts.append(data)
+def _html_text(value: str, *, nested: bool = False) -> str:
+    """The text of an HTML fragment, with libxml2's HTML parser (lxml): linear in the input, whatever it
+    holds (docs/security.md row 20: Python's HTMLParser rescans to the end from each "<" that opens no
+    complete tag, and feedparser's sanitizer did the same on unclosed comments; both are quadratic)."""
+    last = value.rfind(">")
+    if "<" in value[last + 1:]:  # a "<" with no ">" after it opens no tag: text ("costs<revenue")
+        value = value[:last + 1] + value[last + 1:].replace("<", "&lt;")
+    value = _DOCUMENT_END.sub(" ", _BLOCK_TAG.sub(r"\1 ", value))
+    parser = etree.HTMLParser(encoding="utf-8", recover=True, no_network=True, remove_comments=True,
+                              remove_pis=True, huge_tree=True, default_doctype=False)
+    try:
+        root = etree.fromstring(value.encode("utf-8"), parser)
+    except etree.LxmlError:  # nothing the parser keeps ("<!-- -->" is an empty document)
+        root = None
+    if root is None or parser.error_log.filter_from_fatals():  # or a limit hit (nesting 2,048 deep) stopped it
+        return _ANY_TAG.sub(" ", value)  # no text lost: tags cut, in linear time
+    parts: list[str] = []
+    skipping = 0
+    for event, element in etree.iterwalk(root, events=("start", "end")):  # iterative: any depth
+        tag = element.tag.lower() if isinstance(element.tag, str) else None
+        if event == "start":
+            if tag in _SKIP:
+                skipping += 1
+            elif not skipping and element.text and tag is not None:
+                raw = tag in _RAW_TEXT and not nested and "<" in element.text
+                parts.append(_html_text(element.text, nested=True) if raw else element.text)
+            continue
+        if tag in _SKIP:
+            skipping -= 1
+        if not skipping and element.tail and element is not root:
+            parts.append(element.tail)
+    return "".join(parts)
 
 
 def plain_text(value: str | None) -> str:
@@ -151,20 +172,7 @@ def plain_text(value: str | None) -> str:
         return ""
     value = xml_safe(value)
     if "<" in value:
-        # A "<" that opens no tag (no ">" before the next "<") is text. Python's HTMLParser (3.11) rescans to
-        # the end of the text from each one: a summary of 100,000 "<a" took 30 s to store, quadratic (a 10 MB
-        # feed of them, hours). Beyond a few dozen, they are escaped, so HTMLParser reads them as text; below
-        # that (every summary of the feeds in ../shared/data), the text is read exactly as before (an HTML
-        # comment holding a tag, a truncated "<a..." before a link).
-        if next(islice(_STRAY_LT.finditer(value), MAX_STRAY_LT, None), None) is not None:
-            value = _STRAY_LT.sub("&lt;", value)
-        extractor = _TextExtractor()
-        try:
-            extractor.feed(value)
-            extractor.close()
-            value = "".join(extractor.parts)
-        except Exception:  # noqa: BLE001 - HTMLParser is lenient; any failure falls back to plain unescape
-            value = re.sub(r"<[^<>]*>", " ", value)
+        value = _html_text(value)
     # A second unescape catches double-escaped feeds ("&amp;amp;") that are common in the wild.
     value = html.unescape(html.unescape(value)) if "&" in value else value
     return _WS.sub(" ", value).strip()

@@ -33,7 +33,7 @@ from ..stories.meaning import meaning_vector
 from ..topics.compile import Matcher, matcher_for
 from ..topics.match import make_document
 from .fetch import Fetcher, FetchResult
-from .normalize import normalize_feed, xml_safe
+from .normalize import normalize_feed, plain_text, xml_safe
 from .parse import ParseError, parse_feed
 from .schedule import Observation, SchedulePolicy, entries_per_day, next_check_at
 
@@ -231,7 +231,7 @@ class Pipeline:
             return self.record_error(feed, str(exc), now=now, owner=owner, status_label="parse_error", extra=extra)
         items = normalize_feed(parsed, feed.url, now)
         matcher = self.matcher()
-        parsed_title = xml_safe(parsed.title)  # shown as the outlet's name in pages and Atom feeds
+        parsed_title = plain_text(parsed.title) or None  # the outlet's name in pages and Atom feeds: text, not HTML
         source = feed.title or parsed_title
         rate = entries_per_day([e.published_at for e in items], now)
         obs = obs or Observation()

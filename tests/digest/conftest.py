@@ -28,7 +28,7 @@ FEEDS = {
          "&lt;p&gt;Seoul will pay victims through a &lt;b&gt;public foundation&lt;/b&gt; &amp;amp; ask Japanese firms to "
          "contribute.&lt;/p&gt;&lt;script&gt;alert(1)&lt;/script&gt;", "Mon, 06 Mar 2023 01:00:00 +0000"),
     ]),
-    "outlet-b.xml": ("Outlet B &lt;script&gt;", [
+    "outlet-b.xml": ("Outlet B &amp;lt;script&amp;gt;", [  # its name, as text, is "Outlet B <script>"
         ("Japan welcomes South Korea forced labor compensation plan &lt;img src=x onerror=alert(1)&gt;",
          "https://b.example/welcome?a=1&amp;b=2", "Tokyo said &lt;i&gt;the plan&lt;/i&gt; was a step forward.",
          "Mon, 06 Mar 2023 03:00:00 +0000"),
