@@ -588,12 +588,9 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
 
 def match_backlog(db: Database, slug: str, *, replace: bool = False,
                   on_batch: Callable[[int], None] | None = None) -> int:
-    """Match one topic against every stored entry (retroactive matching). With `replace`, the topic's
-    old matches are dropped first (its query changed). Returns the number of matches stored."""
-    from sqlalchemy import delete, select
-
-    from ..models import Match
-
+    """Match one topic against every stored entry (retroactive matching). With `replace` (its query
+    changed), the new set of matches takes the old one's place in one transaction. Returns the number of
+    matches stored (with `replace`, the topic's whole new set)."""
     with db.read() as conn:
         topic = topic_store.get_topic(conn, slug)
         spec = next((s for s in topic_store.topic_specs(conn) if s.id == topic.id), None)
@@ -603,34 +600,34 @@ def match_backlog(db: Database, slug: str, *, replace: bool = False,
     if matcher.errors:
         return 0
     now = utcnow()
-    first_matched: dict[int, datetime] = {}
-    if replace:
-        table = Match.__table__
-        with db.write() as conn:
-            first_matched = dict(conn.execute(select(table.c.entry_id, table.c.matched_at)
-                                              .where(table.c.topic_id == topic.id)).all())
-            conn.execute(delete(table).where(table.c.topic_id == topic.id))
+    found: list[match_store.NewMatch] = []
     added = 0
-    # Stream the backlog from one read transaction and write each batch's matches in its own short
-    # write transaction (WAL readers and PostgreSQL snapshots allow both at once): memory stays one
-    # batch, however many entries are stored.
+    # Stream the backlog from one read transaction. A new topic's matches are written batch by batch in short
+    # write transactions (WAL readers and PostgreSQL snapshots allow both at once): memory stays one batch. An
+    # edited topic's are gathered first (memory: its matches, not the entries) and replace the old set at once.
     with db.read() as conn:
         for rows in entry_store.iter_entries(conn):
-            found = []
+            batch = []
             docs = [make_document(row.title, row.summary, row.source or "") for row in rows]
             for row, results in zip(rows, matcher.match_many(docs)):
-                for result in results:
-                    found.append(match_store.NewMatch(result.topic_id, row.id, result.score, result.terms, row.published_at,
-                                                      first_matched.get(row.id)))
-            if found:
+                batch += [match_store.NewMatch(result.topic_id, row.id, result.score, result.terms, row.published_at)
+                          for result in results]
+            if replace:
+                found += batch
+            elif batch:
                 with db.write() as write_conn:
-                    added += match_store.insert_matches(write_conn, found, now)
+                    added += match_store.insert_matches(write_conn, batch, now)
             if on_batch:
                 on_batch(len(rows))
     with db.write() as conn:  # what the reader marked relevant stays matched whatever the query says
-        kept = [match_store.NewMatch(topic.id, entry_id, 1.0, ["marked relevant"], published, first_matched.get(entry_id))
-                for entry_id, published in label_store.relevant_entries(conn, topic.id)]
-        added += match_store.insert_matches(conn, kept, now) if kept else 0
+        matched = {m.entry_id for m in found}
+        kept = [match_store.NewMatch(topic.id, entry_id, 1.0, ["marked relevant"], published)
+                for entry_id, published in label_store.relevant_entries(conn, topic.id)
+                if entry_id not in matched]
+        if replace:
+            added = match_store.replace_topic_matches(conn, topic.id, found + kept, now).total
+        else:
+            added += match_store.insert_matches(conn, kept, now) if kept else 0
     if replace or added:
         assign_developments(db, [topic.id])
     return added

@@ -53,6 +53,49 @@ def insert_matches(conn: Connection, rows: list[NewMatch], now: datetime) -> int
     return len(new_ids)
 
 
+@dataclass(frozen=True)
+class Replaced:
+    kept: int
+    added: int
+    removed: int
+
+    @property
+    def total(self) -> int:
+        return self.kept + self.added
+
+
+def replace_topic_matches(conn: Connection, topic_id: int, rows: list[NewMatch], now: datetime) -> Replaced:
+    """Make `rows` the topic's whole set of matches, in the caller's one transaction (an edited query): a reader
+    sees the old set or the new one, never a topic emptied half-way, and a killed process changes nothing.
+    Matches in both keep their row (when first matched, development) with the new score and terms; the others
+    are removed or added. Where an entry left, the developments after it are placed again (develop_topics
+    re-places from the earliest unplaced match, so the first match from there on is marked unplaced)."""
+    from sqlalchemy import delete, update
+
+    wanted = {m.entry_id: m for m in _not_dismissed(conn, [m for m in rows if m.topic_id == topic_id])}
+    current = {r.entry_id: r for r in conn.execute(
+        select(matches.c.id, matches.c.entry_id, matches.c.score, matches.c.matched_terms, matches.c.published_at)
+        .where(matches.c.topic_id == topic_id))}
+    gone = [r for entry_id, r in current.items() if entry_id not in wanted]
+    for batch in chunks([r.id for r in gone]):
+        conn.execute(delete(matches).where(matches.c.id.in_(batch)))
+    changed = [dict(b_id=r.id, b_score=wanted[e].score, b_terms=wanted[e].terms)
+               for e, r in current.items() if e in wanted and (r.score, r.matched_terms) != (wanted[e].score, wanted[e].terms)]
+    if changed:
+        conn.execute(update(matches).where(matches.c.id == bindparam("b_id"))
+                     .values(score=bindparam("b_score"), matched_terms=bindparam("b_terms")), changed)
+    added = insert_matches(conn, [m for e, m in wanted.items() if e not in current], now)
+    left = [(r.published_at, r.entry_id) for r in gone if r.published_at is not None]
+    if left:
+        after = conn.execute(
+            select(matches.c.id).where(matches.c.topic_id == topic_id,
+                                       tuple_(matches.c.published_at, matches.c.entry_id) > tuple_(*min(left)))
+            .order_by(matches.c.published_at, matches.c.entry_id).limit(1)).scalar()
+        if after is not None:
+            conn.execute(update(matches).where(matches.c.id == after).values(development_id=None, placed_id=None))
+    return Replaced(kept=len(current) - len(gone), added=added, removed=len(gone))
+
+
 def _not_dismissed(conn: Connection, rows: list[NewMatch]) -> list[NewMatch]:
     from ..models import TopicLabel
 

@@ -104,3 +104,42 @@ def test_an_alert_that_pushed_a_development_does_not_push_it_again_once_merged(d
         pushed = set(conn.execute(text("SELECT development_id FROM alert_log")).scalars())
         assert pushed == {ids[3], ids[1]}
         assert alert_store.candidates(conn, alert_store.get_alert(conn, alert.id), since=items[0].published_at) == []
+
+
+def test_an_edited_query_replaces_the_matches_at_once_and_places_them_as_a_fresh_topic_would(db, monkeypatch):
+    """`topics edit --query` re-matches the backlog. The old set stays whole until the new one takes its place
+    in one transaction (a reader polling meanwhile, or a process killed half-way, never saw the topic emptied);
+    matches in both keep their row and when they were first matched; and the developments are those of a
+    topic created with the new query (entries leaving the topic re-place the developments after them)."""
+    from service.feeds.refresh import match_backlog
+    from service.topics import manage
+
+    if meaning.vector in meanings():
+        monkeypatch.setattr("service.feeds.refresh.meaning_vector", lambda: meaning.vector)
+    items = summit_days()
+    with db.write() as conn:
+        feed = feed_store.add_feed(conn, "https://news.example/rss", "Example News")
+        entry_store.upsert_entries(conn, feed.id, "Example News", [normalized(i) for i in items], items[-1].published_at)
+    manage.create_topic(db, "jk", "Japan-Korea", "korea OR japan* NOT kishida")
+
+    def matches(slug: str) -> dict[int, tuple]:
+        with db.read() as conn:
+            return {r.entry_id: r[1:] for r in conn.execute(text(
+                "SELECT m.entry_id, m.id, m.matched_at, m.development_id FROM matches m JOIN topics t ON t.id = m.topic_id "
+                "WHERE t.slug = :slug"), {"slug": slug})}
+
+    before = matches("jk")
+    seen_meanwhile: list[int] = []
+    with db.write() as conn:
+        topic_store.update_topic(conn, "jk", query="seoul OR kishida")
+    match_backlog(db, "jk", replace=True, on_batch=lambda n: seen_meanwhile.append(len(matches("jk"))))
+    after = matches("jk")
+
+    assert seen_meanwhile == [len(before)]  # the old set, whole, while the backlog was being matched
+    manage.create_topic(db, "fresh", "Fresh", "seoul OR kishida")
+    fresh = matches("fresh")
+    assert set(after) == set(fresh) and set(before) - set(after) and set(after) - set(before)  # some left, some came
+    for entry_id in set(after) & set(before):
+        assert after[entry_id][:2] == before[entry_id][:2]  # the same row, first matched when it was
+    assert {e: v[2] for e, v in after.items()} == {e: v[2] for e, v in fresh.items()}  # the same developments
+    assert {v[2] for v in before.values()} - set(after)  # a development's first entry left: the rest re-placed
