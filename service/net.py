@@ -12,7 +12,9 @@ import asyncio
 import ipaddress
 import socket
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import brotli
 import httpcore
@@ -138,6 +140,54 @@ def async_transport(*, allow_private: bool, limits: httpx.Limits | None = None) 
 def sync_transport(*, allow_private: bool) -> httpx.HTTPTransport:
     transport = httpx.HTTPTransport(trust_env=False)
     return transport if allow_private else _guard(transport, GuardedSyncBackend)
+
+
+# -- the same guard for urllib3 (requests, and so Apprise's notifiers) ------------------------------------
+_URLLIB3_GUARDED: ContextVar[bool] = ContextVar("followup_urllib3_guarded", default=False)
+
+
+@contextmanager
+def guarded_urllib3(*, allow_private: bool) -> Iterator[None]:
+    """Sockets urllib3 opens in this context — and in the threads Apprise hands the context to — reach only
+    public addresses (unless `allow_private`): the name is resolved once, every answer checked, and the
+    connection goes to a checked address, as for httpx above. Apprise's HTTP notifiers (ntfy, Gotify, JSON,
+    Slack, Telegram, Matrix, …) connect through requests, out of the httpx transport's reach: without this, a
+    name checked before a push could answer with a private address when the notifier connected (rebinding)."""
+    _install_urllib3_guard()
+    token = _URLLIB3_GUARDED.set(not allow_private)
+    try:
+        yield
+    finally:
+        _URLLIB3_GUARDED.reset(token)
+
+
+def _install_urllib3_guard() -> None:
+    from urllib3.util import connection  # urllib3's HTTP(S)Connection opens every socket through this name
+
+    if getattr(connection.create_connection, "followup_guard", False):
+        return
+    unguarded = connection.create_connection
+
+    def create_connection(address, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if not _URLLIB3_GUARDED.get():
+            return unguarded(address, *args, **kwargs)
+        host, port = address
+        try:
+            addresses = _checked(host, resolve_sync(host, port))
+        except (OSError, UnicodeError) as exc:
+            raise OSError(f"name resolution failed for {host}: {getattr(exc, 'strerror', None) or exc}") from None
+        except (BlockedAddressError, httpcore.ConnectError) as exc:
+            raise OSError(str(exc)) from None  # urllib3 reports it as a failed connection, with this reason
+        last: OSError | None = None
+        for checked in addresses:
+            try:
+                return unguarded((checked, port), *args, **kwargs)  # TLS still verifies the URL's name
+            except OSError as exc:
+                last = exc
+        raise last  # type: ignore[misc]
+
+    create_connection.followup_guard = True  # type: ignore[attr-defined]
+    connection.create_connection = create_connection
 
 
 def check_url_host(url: str, *, allow_private: bool, resolve: Callable[[str, int], list] | None = None) -> None:

@@ -162,3 +162,45 @@ def test_digest_folder_is_confined_at_send_too(digest_db, tmp_path):
     assert not outside.exists()
     assert service.send_now(fine.id).status == "sent" and len(list((data / "inside").iterdir())) == 4
     assert Path(settings.data_dir).resolve() == data.resolve()
+
+
+def test_an_alert_connects_only_to_the_address_the_guard_checked(hostile, monkeypatch):
+    """Apprise's HTTP notifiers open their sockets through requests (urllib3), not httpx: the guard sits
+    there too. The stand-in DNS answers 127.0.0.1 for a name the system cannot resolve, and the guard is
+    told 127.0.0.1 is public: the push can only arrive by connecting to the address the guard resolved
+    and checked (before, Apprise resolved the name itself, so the answer it connected to was never checked)."""
+    from service.alerts import push
+    from service.config import Settings
+
+    hostile.routes["/notify"] = (200, [("Content-Type", "application/json")], b"{}")
+    looked_up = []
+
+    def resolve(host, port):
+        looked_up.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(net, "resolve_sync", resolve)
+    monkeypatch.setattr(net, "is_public_address", lambda a: str(a) == "127.0.0.1")
+    push(f"json://rebind.invalid:{hostile.port}/notify", "A new development", "Seoul and Tokyo", Settings(allow_private_hosts=False))
+    [(method, path, headers, body)] = hostile.requests
+    assert (method, path, headers["host"]) == ("POST", "/notify", f"rebind.invalid:{hostile.port}")
+    assert b"Seoul and Tokyo" in body
+    assert looked_up == ["rebind.invalid", "rebind.invalid"]  # the check before the push, and the connection
+
+
+def test_an_alert_whose_name_turns_private_at_the_push_is_refused_without_a_request(hostile, monkeypatch):
+    """Rebinding: public when the URL is checked, loopback when the notifier connects."""
+    from service.alerts import push
+    from service.config import Settings
+    from service.errors import DeliveryError
+
+    hostile.routes["/notify"] = (200, [("Content-Type", "application/json")], b"{}")
+    answers = iter(["8.8.8.8", "127.0.0.1", "127.0.0.1", "127.0.0.1"])
+    monkeypatch.setattr(net, "resolve_sync", lambda host, port: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))])
+    with pytest.raises(DeliveryError, match="failed"):
+        push(f"json://rebind.invalid:{hostile.port}/notify", "A new development", "Seoul", Settings(allow_private_hosts=False))
+    assert hostile.requests == []
+    # Other code in the process that uses urllib3 is not guarded by it: only inside a push.
+    import urllib3
+
+    assert urllib3.PoolManager().request("GET", hostile.url("/notify")).status == 200
