@@ -16,8 +16,8 @@ why): only plain text is stored.
 - every element is either one whose effect on the stored fields is mirrored here (below), or one
   feedparser has no rule for and stores under a key Followup never reads; a repeated field, an
   attribute on a text field, or markup nested in a text field is doubt.
-tests/feeds/test_fastparse.py checks the equality of the stored results on every file of ../shared/data/feeds and of feedparser's own test corpus;
-docs/performance.md has the measured gain.
+tests/feeds/test_fastparse.py checks the equality of the stored results on every file of
+../shared/data/feeds and of feedparser's own test corpus; docs/performance.md has the measured gain.
 """
 
 from __future__ import annotations
