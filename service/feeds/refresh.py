@@ -608,8 +608,9 @@ def match_backlog(db: Database, slug: str, *, replace: bool = False,
     with db.read() as conn:
         for rows in entry_store.iter_entries(conn):
             batch = []
-            docs = [make_document(row.title, row.summary, row.source or "") for row in rows]
-            for row, results in zip(rows, matcher.match_many(docs)):
+            possible = [row for row in rows if matcher.could_match(row.title, row.summary, row.source or "")]
+            docs = [make_document(row.title, row.summary, row.source or "") for row in possible]
+            for row, results in zip(possible, matcher.match_many(docs)):
                 batch += [match_store.NewMatch(result.topic_id, row.id, result.score, result.terms, row.published_at)
                           for result in results]
             if replace:

@@ -86,10 +86,11 @@ def backtest(db: Database, spec: TopicSpec, since: datetime | None, keep: int = 
     unlike: list[tuple[float, int, Lookalike]] = []  # min-heap on -similarity: the least similar matches
     with db.read() as conn:
         for rows in entry_store.iter_entries(conn, since=since):
+            result.scanned += len(rows)
+            rows = [row for row in rows if matcher.could_match(row.title, row.summary, row.source or "")]
             docs = [make_document(row.title, row.summary, row.source or "") for row in rows]
             sims = matcher.similarities(docs) if result.measured else [{}] * len(docs)
             for row, found, sim in zip(rows, matcher.match_many(docs), sims):
-                result.scanned += 1
                 value = sim.get(topic.id)
                 # near misses reach the guard bar (threshold less EASING); unlike matches fall below it
                 if value is not None and (value < topic.threshold - EASING) == bool(found):

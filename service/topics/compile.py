@@ -194,6 +194,12 @@ def _index_key(term: Term) -> tuple[str, object]:
     return ("bigram", (term.words[0], term.words[1]))
 
 
+def _merge(bounds: dict[str, tuple[bool, bool]], literal: str, new: tuple[bool, bool]) -> None:
+    """A literal found by several kinds of term needs only the weakest of their word bounds."""
+    old = bounds.get(literal)
+    bounds[literal] = new if old is None else (old[0] and new[0], old[1] and new[1])
+
+
 class _TermIndex:
     """Literal terms -> topic ids: which topics a document could concern, in time linear in the document."""
 
@@ -215,6 +221,18 @@ class _TermIndex:
             self._by_prefix[key].add(topic_id)
         else:
             self._texts[key].add(topic_id)
+
+    def literals(self) -> dict[str, tuple[bool, bool]]:
+        """Every literal a candidate needs one of, in a field's folded text -> (must start a word, must end one):
+        a word or a phrase's first word is a whole word, a prefix starts one, a text term is anywhere. (A
+        document's words are the maximal runs of letters and digits of its folded text.)"""
+        out: dict[str, tuple[bool, bool]] = {}
+        kinds = [(self._by_word, (True, True)), ((pair[0] for pair in self._by_bigram), (True, True)),
+                 (self._by_prefix, (True, False)), (self._texts, (False, False))]
+        for literals, bounds in kinds:
+            for literal in literals:
+                _merge(out, literal, bounds)
+        return out
 
     def freeze(self) -> None:
         if self._texts:
@@ -268,6 +286,7 @@ class Matcher:
         self.profiles: dict[int, tuple[object, list[str]]] = {}  # topic id -> (rows, their texts)
         self._query_index = _TermIndex()
         self._gate_index = _TermIndex()
+        self._screen = None  # could_match's automaton, built when first asked
         wanted: list[tuple[CompiledTopic, TopicSpec, list[str]]] = []  # topics to measure, with their texts
         for spec in specs:
             try:
@@ -337,6 +356,38 @@ class Matcher:
 
     def candidates(self, doc: Document) -> set[int]:
         return self._query_index.candidates(doc) | self._gate_index.candidates(doc)
+
+    def could_match(self, title: str, summary: str = "", source: str = "") -> bool:
+        """False only when no topic can match the entry: none of the literals any topic is found by occurs,
+        as a word or the start of one (text terms anywhere), in its folded text. One automaton scan, so a
+        backlog of mostly unrelated entries (a new or edited topic, a backtest) skips splitting their words;
+        `match_many` decides for the rest."""
+        if self._screen is None:
+            literals: dict[str, tuple[bool, bool]] = {}
+            for index in (self._query_index, self._gate_index):
+                for literal, bounds in index.literals().items():
+                    _merge(literals, literal, bounds)
+            screen = ahocorasick.Automaton()
+            for literal, (start_bound, end_bound) in literals.items():
+                screen.add_word(literal, (len(literal), start_bound, end_bound))
+            if literals:
+                screen.make_automaton()
+            self._screen = screen if literals else False
+        if self._screen is False:
+            return False
+        for text in (title, summary, source):
+            if not text:
+                continue
+            folded = fold(text)
+            last = len(folded) - 1
+            for end, (length, start_bound, end_bound) in self._screen.iter(folded):
+                begin = end - length + 1
+                if start_bound and begin > 0 and folded[begin - 1].isalnum():
+                    continue
+                if end_bound and end < last and folded[end + 1].isalnum():
+                    continue
+                return True
+        return False
 
     def _query(self, topic: CompiledTopic, doc: Document) -> tuple[bool, set[tuple[str, str]]]:
         hits: set[tuple[str, str]] = set()
