@@ -14,7 +14,7 @@ from .config import Settings
 from .db import Database
 from .errors import DeliveryError, InvalidInputError
 from .models import utcnow
-from .net import BlockedAddressError, check_url_host, guarded_urllib3
+from .net import BlockedAddressError, check_url_host, guarded_sockets
 from .store import alerts as alert_store
 from .store import topics as topic_store
 
@@ -38,9 +38,8 @@ def check_alert_url(url: str, settings: Settings) -> str:
     an address (an IP, localhost, a dotted name) or the scheme is a self-hosted service, and an email
     notifier's SMTP server. A cloud service's "host" that is an id or token (Telegram's bot id, Slack's
     team) is not an address and is not resolved. The check runs at add time and again before every push;
-    the HTTP notifiers' own connections are guarded too (`net.guarded_urllib3`: an address that changes
-    between this check and the send, DNS rebinding, is refused), the others (email, MQTT, syslog) have only
-    this check."""
+    the notifiers' own TCP connections are guarded too (`net.guarded_sockets`: an address that changes
+    between this check and the send, DNS rebinding, is refused); syslog's UDP has only this check."""
     import apprise
 
     url = (url or "").strip()
@@ -105,7 +104,7 @@ def push(url: str, title: str, body: str, settings: Settings) -> None:
     check_alert_url(url, settings)
     notifier = apprise.Apprise()
     notifier.add(url)
-    with apprise.LogCapture(level=logging.WARNING) as captured, guarded_urllib3(allow_private=settings.allow_private_hosts):
+    with apprise.LogCapture(level=logging.WARNING) as captured, guarded_sockets(allow_private=settings.allow_private_hosts):
         ok = notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
     if not ok:
         reason = " ".join(captured.getvalue().split())[:300] or "no reason given"

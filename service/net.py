@@ -142,52 +142,56 @@ def sync_transport(*, allow_private: bool) -> httpx.HTTPTransport:
     return transport if allow_private else _guard(transport, GuardedSyncBackend)
 
 
-# -- the same guard for urllib3 (requests, and so Apprise's notifiers) ------------------------------------
-_URLLIB3_GUARDED: ContextVar[bool] = ContextVar("followup_urllib3_guarded", default=False)
+# -- the same guard for the connections Apprise's notifiers open -----------------------------------------
+_GUARDED: ContextVar[bool] = ContextVar("followup_guarded_sockets", default=False)
 
 
 @contextmanager
-def guarded_urllib3(*, allow_private: bool) -> Iterator[None]:
-    """Sockets urllib3 opens in this context — and in the threads Apprise hands the context to — reach only
-    public addresses (unless `allow_private`): the name is resolved once, every answer checked, and the
-    connection goes to a checked address, as for httpx above. Apprise's HTTP notifiers (ntfy, Gotify, JSON,
-    Slack, Telegram, Matrix, …) connect through requests, out of the httpx transport's reach: without this, a
-    name checked before a push could answer with a private address when the notifier connected (rebinding)."""
-    _install_urllib3_guard()
-    token = _URLLIB3_GUARDED.set(not allow_private)
+def guarded_sockets(*, allow_private: bool) -> Iterator[None]:
+    """TCP connections opened in this context — and in the threads Apprise hands the context to — through
+    urllib3 (requests: ntfy, Gotify, JSON, Slack, Telegram, Matrix, … notifiers) or `socket.create_connection`
+    (smtplib: email notifiers; paho: MQTT) reach only public addresses (unless `allow_private`): the name is
+    resolved once, every answer checked, and the connection goes to a checked address, as for httpx above.
+    Without this, a name checked before a push could answer with a private address when the notifier
+    connected (DNS rebinding). Outside such a context both behave as they always do."""
+    _install_socket_guards()
+    token = _GUARDED.set(not allow_private)
     try:
         yield
     finally:
-        _URLLIB3_GUARDED.reset(token)
+        _GUARDED.reset(token)
 
 
-def _install_urllib3_guard() -> None:
-    from urllib3.util import connection  # urllib3's HTTP(S)Connection opens every socket through this name
-
-    if getattr(connection.create_connection, "followup_guard", False):
-        return
-    unguarded = connection.create_connection
-
+def _guarded(unguarded: Callable) -> Callable:
     def create_connection(address, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        if not _URLLIB3_GUARDED.get():
+        if not _GUARDED.get():
             return unguarded(address, *args, **kwargs)
-        host, port = address
+        host, port = address[0], address[1]
         try:
             addresses = _checked(host, resolve_sync(host, port))
         except (OSError, UnicodeError) as exc:
             raise OSError(f"name resolution failed for {host}: {getattr(exc, 'strerror', None) or exc}") from None
         except (BlockedAddressError, httpcore.ConnectError) as exc:
-            raise OSError(str(exc)) from None  # urllib3 reports it as a failed connection, with this reason
+            raise OSError(str(exc)) from None  # the client reports a failed connection, with this reason
         last: OSError | None = None
         for checked in addresses:
             try:
-                return unguarded((checked, port), *args, **kwargs)  # TLS still verifies the URL's name
+                return unguarded((checked, port), *args, **kwargs)  # TLS still verifies the name asked for
             except OSError as exc:
                 last = exc
         raise last  # type: ignore[misc]
 
     create_connection.followup_guard = True  # type: ignore[attr-defined]
-    connection.create_connection = create_connection
+    return create_connection
+
+
+def _install_socket_guards() -> None:
+    from urllib3.util import connection  # urllib3's HTTP(S)Connection opens every socket through this name
+
+    if not getattr(connection.create_connection, "followup_guard", False):
+        connection.create_connection = _guarded(connection.create_connection)
+    if not getattr(socket.create_connection, "followup_guard", False):
+        socket.create_connection = _guarded(socket.create_connection)
 
 
 def check_url_host(url: str, *, allow_private: bool, resolve: Callable[[str, int], list] | None = None) -> None:

@@ -204,3 +204,60 @@ def test_an_alert_whose_name_turns_private_at_the_push_is_refused_without_a_requ
     import urllib3
 
     assert urllib3.PoolManager().request("GET", hostile.url("/notify")).status == 200
+
+
+@pytest.fixture
+def smtp_inbox():
+    """A real SMTP server (aiosmtpd) on loopback; the messages it accepted."""
+    from aiosmtpd.controller import Controller
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    received: list[bytes] = []
+
+    class Inbox:
+        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+            received.append(envelope.content)
+            return "250 OK"
+
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, received
+    controller.stop()
+
+
+def email_alert(port: int) -> str:
+    return (f"mailto://rebind.invalid:{port}?smtp=rebind.invalid&mode=insecure"
+            "&from=alerts@example.com&to=reader@example.com")
+
+
+def test_an_email_alert_connects_only_to_the_address_the_guard_checked(smtp_inbox, monkeypatch):
+    """Apprise's email notifier connects with smtplib (socket.create_connection): guarded the same way."""
+    from service.alerts import push
+    from service.config import Settings
+
+    port, received = smtp_inbox
+    monkeypatch.setattr(net, "resolve_sync", lambda host, p: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", p))])
+    monkeypatch.setattr(net, "is_public_address", lambda a: str(a) == "127.0.0.1")
+    push(email_alert(port), "A new development", "Seoul and Tokyo", Settings(allow_private_hosts=False))
+    assert len(received) == 1 and b"Seoul and Tokyo" in received[0]
+
+
+def test_an_email_alert_whose_server_name_turns_private_is_refused(smtp_inbox, monkeypatch):
+    from service.alerts import push
+    from service.config import Settings
+    from service.errors import DeliveryError
+
+    port, received = smtp_inbox
+    def resolve(host, p):  # public whenever the URL is checked, loopback when the notifier connects
+        address = "127.0.0.1" if net._GUARDED.get() else "8.8.8.8"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, p))]
+
+    monkeypatch.setattr(net, "resolve_sync", resolve)
+    with pytest.raises(DeliveryError):
+        push(email_alert(port), "A new development", "Seoul", Settings(allow_private_hosts=False))
+    assert received == []
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as outside:  # outside a push: not guarded
+        assert outside.recv(100).startswith(b"220")
