@@ -105,24 +105,32 @@ class GuardedSyncBackend(httpcore.NetworkBackend):
         self._inner = inner
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # noqa: ANN001, ANN201
-        try:
-            infos = resolve_sync(host, port)
-        except (OSError, UnicodeError) as exc:
-            raise _lookup_failed(host, exc) from None
-        last: Exception | None = None
-        for address in _checked(host, infos):
-            try:
-                return self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
-                                               socket_options=socket_options)
-            except httpcore.ConnectError as exc:
-                last = exc
-        raise last  # type: ignore[misc]
+        return _connect_checked(host, port, lambda address: self._inner.connect_tcp(
+            address, port, timeout=timeout, local_address=local_address, socket_options=socket_options),
+            httpcore.ConnectError)
 
     def connect_unix_socket(self, path, timeout=None, socket_options=None):  # noqa: ANN001, ANN201
         raise BlockedAddressError("Unix sockets are not reachable through the guarded client")
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
+
+
+def _connect_checked(host: str, port: int, connect: Callable, errors: type[Exception] | tuple):  # noqa: ANN202
+    """The guard's blocking connect: `host` resolved once, every answer checked (BlockedAddressError, or
+    httpcore.ConnectError when the lookup fails), then `connect(address)` to each checked address in turn
+    until one succeeds; the last of `errors` is raised when none does."""
+    try:
+        infos = resolve_sync(host, port)
+    except (OSError, UnicodeError) as exc:
+        raise _lookup_failed(host, exc) from None
+    last: Exception | None = None
+    for address in _checked(host, infos):
+        try:
+            return connect(address)
+        except errors as exc:
+            last = exc
+    raise last  # type: ignore[misc]
 
 
 def _guard(transport, backend_type):  # noqa: ANN001, ANN202
@@ -167,19 +175,10 @@ def _guarded(unguarded: Callable) -> Callable:
         if not _GUARDED.get():
             return unguarded(address, *args, **kwargs)
         host, port = address[0], address[1]
-        try:
-            addresses = _checked(host, resolve_sync(host, port))
-        except (OSError, UnicodeError) as exc:
-            raise OSError(f"name resolution failed for {host}: {getattr(exc, 'strerror', None) or exc}") from None
+        try:  # TLS still verifies the name asked for
+            return _connect_checked(host, port, lambda checked: unguarded((checked, port), *args, **kwargs), OSError)
         except (BlockedAddressError, httpcore.ConnectError) as exc:
             raise OSError(str(exc)) from None  # the client reports a failed connection, with this reason
-        last: OSError | None = None
-        for checked in addresses:
-            try:
-                return unguarded((checked, port), *args, **kwargs)  # TLS still verifies the name asked for
-            except OSError as exc:
-                last = exc
-        raise last  # type: ignore[misc]
 
     create_connection.followup_guard = True  # type: ignore[attr-defined]
     return create_connection

@@ -6,7 +6,8 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Integer, Row, and_, bindparam, column, func, or_, select, text, tuple_
+from sqlalchemy import (Connection, Integer, Row, and_, bindparam, column, delete, func, or_, select, text, tuple_,
+                        update)
 
 from ..errors import InvalidInputError
 from ..models import Entry, Feed, Match, Topic, UTCDateTime
@@ -70,8 +71,6 @@ def replace_topic_matches(conn: Connection, topic_id: int, rows: list[NewMatch],
     Matches in both keep their row (when first matched, development) with the new score and terms; the others
     are removed or added. Where an entry left, the developments after it are placed again (develop_topics
     re-places from the earliest unplaced match, so the first match from there on is marked unplaced)."""
-    from sqlalchemy import delete, update
-
     wanted = {m.entry_id: m for m in _not_dismissed(conn, [m for m in rows if m.topic_id == topic_id])}
     current = {r.entry_id: r for r in conn.execute(
         select(matches.c.id, matches.c.entry_id, matches.c.score, matches.c.matched_terms, matches.c.published_at)
@@ -109,8 +108,6 @@ def _not_dismissed(conn: Connection, rows: list[NewMatch]) -> list[NewMatch]:
 
 def remove_match(conn: Connection, topic_id: int, entry_id: int) -> bool:
     """Take one match away (the reader dismissed it); False if there was none."""
-    from sqlalchemy import delete
-
     return conn.execute(delete(matches).where(matches.c.topic_id == topic_id, matches.c.entry_id == entry_id)).rowcount > 0
 
 
