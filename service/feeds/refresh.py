@@ -10,6 +10,8 @@ import hashlib
 import logging
 import os
 import socket
+import threading
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,7 +30,7 @@ from ..store import matches as match_store
 from ..store import stories as story_store
 from ..store import topics as topic_store
 from ..stories.cluster import Candidate, StoryIndex
-from ..stories.develop import CONTEXT, SPAN, Item, Merge, develop_pass
+from ..stories.develop import CONTEXT, SPAN, Developer, Item, Merge, develop_pass
 from ..stories.meaning import meaning_vector
 from ..topics.compile import Matcher, matcher_for
 from ..topics.match import make_document
@@ -120,6 +122,62 @@ def _new_story_stats(items, placements, new_keys) -> list[dict]:  # noqa: ANN001
 LOOKBACK = max(CONTEXT + SPAN, 2 * CONTEXT)
 
 
+# How far a topic's checkpoint (below) trails the newest entry placed. Polling brings entries a little out
+# of publication order (each feed is read at its own time), so most placements begin a few minutes or
+# hours before the newest entry placed; a checkpoint this far back is before nearly all of them.
+CHECKPOINT_LAG = timedelta(hours=6)
+
+
+@dataclass
+class _Checkpoint:
+    """A topic's pass as this process last left it: the placer's state after every entry up to `at` (all
+    published at or before at[0]), and the (key, entry id) of the entries it has seen from LOOKBACK
+    before `at` on."""
+
+    developer: Developer
+    at: tuple[datetime, int]
+    seen: deque
+
+    def digest(self, since: datetime) -> tuple[int, int]:
+        ids = [entry_id for key, entry_id in self.seen if key[0] >= since]
+        return len(ids), sum(ids)
+
+
+# Per process, by (database, topic and when it was created, model). Placing a topic's new matches from the checkpoint reads and
+# replays only the entries after it, where without one it replays the LOOKBACK (28 days) before them: for
+# a topic of 75 matches a day, polled feed document by feed document, that replay was most of the time
+# polling took (bench/broad_topic.py). A checkpoint is used only when the stored matches up to it are
+# still the ones it saw (anything else, from another process, a rollback, an edit, retention or an entry
+# older than it: the replay, as before). A pass goes on from a checkpoint exactly as it would have gone on
+# had it never stopped, so the result is the same either way (tests/stories/test_develop_store.py).
+_CHECKPOINTS: OrderedDict = OrderedDict()
+_CHECKPOINTS_LOCK = threading.Lock()
+MAX_CHECKPOINTS = 256
+
+
+def _take_checkpoint(key: tuple) -> _Checkpoint | None:
+    with _CHECKPOINTS_LOCK:
+        return _CHECKPOINTS.pop(key, None)  # taken: a pass that fails half-way leaves none behind
+
+
+def _keep_checkpoint(key: tuple, checkpoint: _Checkpoint) -> None:
+    with _CHECKPOINTS_LOCK:
+        _CHECKPOINTS[key] = checkpoint
+        while len(_CHECKPOINTS) > MAX_CHECKPOINTS:
+            _CHECKPOINTS.popitem(last=False)
+
+
+def _usable(conn, topic_id: int, first: tuple[datetime, int], kept: _Checkpoint | None) -> bool:  # noqa: ANN001
+    """Whether placing from `first` can start at the checkpoint: every entry it must place is after it,
+    the topic's stored matches from LOOKBACK before `first` up to it are the ones it saw, and no merge
+    made from `first` on is to be undone (placing again may not make it, and the absorbed development's
+    entries before the checkpoint would keep the development it was merged into)."""
+    if kept is None or first <= kept.at or development_store.merged_from(conn, topic_id, first):
+        return False
+    since = first[0] - LOOKBACK
+    return development_store.window_digest(conn, topic_id, since, kept.at) == kept.digest(since)
+
+
 def develop_topics(conn, topic_ids: list[int] | None = None) -> int:  # noqa: ANN001
     """Place the topics' unplaced matches in developments, in publication order.
 
@@ -129,12 +187,20 @@ def develop_topics(conn, topic_ids: list[int] | None = None) -> int:  # noqa: AN
     polling, a late older entry, a re-matched topic), the result is what one pass over all of them in
     publication order gives."""
     placed = 0
+    meaning = meaning_vector()
     for topic_id, first in sorted(development_store.unplaced(conn, topic_ids).items()):
         development_store.lock_topic(conn, topic_id)
-        since = first[0] - LOOKBACK
+        key = (str(conn.engine.url), topic_id, development_store.topic_created(conn, topic_id), id(meaning))
+        kept = _take_checkpoint(key)
+        if _usable(conn, topic_id, first, kept):
+            start, developer, seen = kept.at, kept.developer, kept.seen
+        else:  # the pass from LOOKBACK before the first entry to place
+            start, developer, seen = (first[0] - LOOKBACK, 0), None, deque()
         before, todo, current = [], [], {}
-        for r in development_store.topic_items(conn, topic_id, since):
+        for r in development_store.topic_items(conn, topic_id, start[0]):
             item = Item(r.entry_id, r.published_at, r.title or "", r.summary or "", r.language)
+            if item.key <= start:
+                continue
             joined = r.placed_id if r.placed_id is not None else r.development_id
             current[r.entry_id] = (r.development_id, r.placed_id)
             if item.key < first and joined is not None:
@@ -142,16 +208,27 @@ def develop_topics(conn, topic_ids: list[int] | None = None) -> int:  # noqa: AN
             else:
                 todo.append(item)
         made_before = [Merge((m.published_at, m.entry_id), m.absorbed_id, m.into_id)
-                       for m in development_store.merges_between(conn, topic_id, since, first)]
-        result = develop_pass(todo, before, made_before, meaning=meaning_vector())
+                       for m in development_store.merges_between(conn, topic_id, start[0], first)
+                       if (m.published_at, m.entry_id) > start]
+        newest = max(item.key for item in todo)
+        keep_at = max(start, (newest[0] - CHECKPOINT_LAG, 0))
+        result = develop_pass(todo, before, made_before, developer=developer, keep_at=keep_at, meaning=meaning)
         # Where each entry ends: what it joined, through every merge before and during this pass (a merge
-        # made now can fold a development whose earlier entries were placed before `first`).
+        # made now can fold a development whose earlier entries were placed before `first`, or before the
+        # checkpoint: those are moved by their development).
         joined_by = {**{item.entry_id: anchor for item, anchor in before}, **result.placed}
         placed_now = {e: (result.final(a), a) for e, a in joined_by.items()}
+        for m in result.merges:
+            development_store.move_development(conn, topic_id, m.absorbed, result.final(m.into))
         development_store.set_developments(conn, topic_id, {e: v for e, v in placed_now.items() if current.get(e) != v})
         development_store.replace_merges(conn, topic_id, first, [
             dict(published_at=m.key[0], entry_id=m.key[1], absorbed_id=m.absorbed, into_id=m.into) for m in result.merges])
         alert_store.carry_over(conn, [(m.absorbed, result.final(m.into)) for m in result.merges])
+        seen.extend((item.key, item.entry_id) for item in sorted([*(i for i, _ in before), *todo], key=lambda i: i.key)
+                    if item.key <= keep_at)
+        while seen and seen[0][0][0] < keep_at[0] - LOOKBACK:
+            seen.popleft()
+        _keep_checkpoint(key, _Checkpoint(result.checkpoint, keep_at, seen))
         placed += len(result.placed)
     return placed
 

@@ -68,6 +68,29 @@ def topic_items(conn: Connection, topic_id: int, since: datetime) -> list[Row]:
         .order_by(matches.c.published_at, matches.c.entry_id)))
 
 
+def window_digest(conn: Connection, topic_id: int, since: datetime, until: tuple[datetime, int]) -> tuple[int, int]:
+    """(how many, the sum of their entry ids) of the topic's matches published from `since` up to and
+    including the entry at `until`: whether the matches a placement saw are still the ones stored."""
+    at, entry_id = until
+    count, total = conn.execute(
+        select(func.count(), func.coalesce(func.sum(matches.c.entry_id), 0))
+        .where(matches.c.topic_id == topic_id, matches.c.published_at >= since,
+               or_(matches.c.published_at < at, and_(matches.c.published_at == at, matches.c.entry_id <= entry_id)))).one()
+    return int(count), int(total)
+
+
+def topic_created(conn: Connection, topic_id: int) -> datetime | None:
+    """When the topic was created: with its id, which topic this is (a database made again at the same
+    address, or a deleted topic's id given again, is another)."""
+    return conn.execute(select(topics.c.created_at).where(topics.c.id == topic_id)).scalar()
+
+
+def move_development(conn: Connection, topic_id: int, absorbed: int, into: int) -> None:
+    """Every match of the topic in development `absorbed` is now in `into` (a merge)."""
+    conn.execute(update(matches).where(matches.c.topic_id == topic_id, matches.c.development_id == absorbed)
+                 .values(development_id=into))
+
+
 def set_developments(conn: Connection, topic_id: int, placed: dict[int, tuple[int, int]]) -> None:
     """Write entry id -> (development it is in, development it joined when placed) for one topic's matches."""
     if placed:
@@ -89,6 +112,11 @@ def merges_between(conn: Connection, topic_id: int, since: datetime, until: tupl
         select(merges_table.c.published_at, merges_table.c.entry_id, merges_table.c.absorbed_id, merges_table.c.into_id)
         .where(merges_table.c.topic_id == topic_id, merges_table.c.published_at >= since, not_(_from(until)))
         .order_by(merges_table.c.published_at, merges_table.c.entry_id, merges_table.c.id)))
+
+
+def merged_from(conn: Connection, topic_id: int, key: tuple[datetime, int]) -> bool:
+    """Whether a merge of the topic's developments was made by the entry at `key` or a later one."""
+    return conn.execute(select(merges_table.c.id).where(merges_table.c.topic_id == topic_id, _from(key)).limit(1)).first() is not None
 
 
 def replace_merges(conn: Connection, topic_id: int, first: tuple[datetime, int], made: list[dict]) -> None:

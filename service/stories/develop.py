@@ -34,7 +34,7 @@ import heapq
 import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from ..topics.text import readable
@@ -234,6 +234,18 @@ class Developer:
             self.postings.setdefault(t, set()).add(anchor)
         self._count(item, words, vector, raw)
 
+    def copy(self) -> Developer:
+        """The pass's state as it is now, to go on from later: nothing placed from here on changes it."""
+        new = object.__new__(Developer)
+        new.__dict__.update(self.__dict__)  # settings, counts and the background sums (never changed in place)
+        new.merges = []
+        new.open = {a: replace(d, term_docs=dict(d.term_docs), titles=set(d.titles)) for a, d in self.open.items()}
+        new._deadlines = list(self._deadlines)
+        new.postings = {t: set(keys) for t, keys in self.postings.items()}
+        new.recent = deque(self.recent)
+        new.df = dict(self.df)
+        return new
+
     # -- placing ----------------------------------------------------------------------------------
     def replay(self, item: Item, anchor: int) -> None:
         """An entry placed before (kept where it is): it only brings the state up to its time."""
@@ -431,6 +443,7 @@ class Pass:
     placed: dict[int, int]
     merges: list[Merge]
     merged: dict[int, int]  # absorbed -> into, before and during the pass
+    checkpoint: Developer | None = field(default=None, repr=False)  # the state at `keep_at` (develop_pass)
 
     def final(self, anchor: int) -> int:
         seen = 0
@@ -439,25 +452,38 @@ class Pass:
         return anchor
 
 
-def develop_pass(items: list[Item], before: list[tuple[Item, int]] = (), merges: list[Merge] = (),
+def develop_pass(items: list[Item], before: list[tuple[Item, int]] = (), merges: list[Merge] = (), *,
+                 developer: Developer | None = None, keep_at: tuple[datetime, int] | None = None,
                  **settings) -> Pass:  # noqa: ANN003
     """Place `items` in publication order, given the entries placed `before` them (all earlier than the
     first item, in publication order, each with the development it joined when placed) and the `merges`
     made before the first item. Prefix-stable: the result for an entry depends only on what was
-    published before it."""
-    developer = Developer(**settings)
-    pending = sorted(merges, key=lambda m: m.key)
-    n = 0
-    for item, anchor in before:
-        while n < len(pending) and pending[n].key < item.key:
-            developer.replay_merge(pending[n])
-            n += 1
-        developer.replay(item, anchor)
-    for m in pending[n:]:
-        developer.replay_merge(m)
-    placed = {item.entry_id: developer.place(item) for item in sorted(items, key=lambda i: i.key)}
-    merged = {m.absorbed: m.into for m in [*pending, *developer.merges]}
-    return Pass(placed, developer.merges, merged)
+    published before it.
+
+    `developer`: the pass's state after every entry before `before` and `items` (a checkpoint); by default
+    the pass begins with nothing. `keep_at`: the result's `checkpoint` is a copy of the state after every
+    entry and merge up to that key (and `developer` goes on past it)."""
+    developer = developer if developer is not None else Developer(**settings)
+    developer.merges = []
+    # Entries in publication order, each merge right after the entry that made it (the same key).
+    steps = sorted([*((item.key, 0, item, anchor) for item, anchor in before),
+                    *((m.key, 1, m, None) for m in sorted(merges, key=lambda m: m.key)),
+                    *((item.key, 0, item, None) for item in items)], key=lambda s: (s[0], s[1]))
+    checkpoint = None
+    placed: dict[int, int] = {}
+    for key, kind, what, anchor in steps:
+        if keep_at is not None and checkpoint is None and key > keep_at:
+            checkpoint = developer.copy()
+        if kind:
+            developer.replay_merge(what)
+        elif anchor is not None:
+            developer.replay(what, anchor)
+        else:
+            placed[what.entry_id] = developer.place(what)
+    if keep_at is not None and checkpoint is None:
+        checkpoint = developer.copy()
+    merged = {m.absorbed: m.into for m in [*merges, *developer.merges]}
+    return Pass(placed, developer.merges, merged, checkpoint)
 
 
 def develop(items: list[Item], before: list[tuple[Item, int]] = (), merges: list[Merge] = (),

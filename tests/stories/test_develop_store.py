@@ -6,6 +6,7 @@ the development it joined when placed, `development_merges` the merges, migratio
 from __future__ import annotations
 
 import hashlib
+import re
 import random
 
 import pytest
@@ -143,3 +144,146 @@ def test_an_edited_query_replaces_the_matches_at_once_and_places_them_as_a_fresh
         assert after[entry_id][:2] == before[entry_id][:2]  # the same row, first matched when it was
     assert {e: v[2] for e, v in after.items()} == {e: v[2] for e, v in fresh.items()}  # the same developments
     assert {v[2] for v in before.values()} - set(after)  # a development's first entry left: the rest re-placed
+
+
+def korea_and_japan_headlines() -> list[Item]:
+    """Every headline of 1 March - 15 April 2023 naming Japan or Korea (about 500 real items, ../shared/data): six
+    weeks, longer than the 28 days a placement replays, of a topic busy enough to merge developments."""
+    from datetime import datetime
+
+    from bench.corpus import items
+
+    from ..conftest import shared_data
+
+    shared_data()
+    words = re.compile(r"\b(korea|korean|japan|japanese)\b", re.I)
+    found, titles = [], set()
+    for row in items(months={3, 4}):
+        when = datetime.fromisoformat(row["date_published"])
+        if words.search(row["title"] or "") and (when.month == 3 or when.day <= 15) and row["title"] not in titles:
+            titles.add(row["title"])  # `normalized` stores an item by its headline: one of each
+            found.append(Item(int(row["id"]), when, row["title"]))
+    return sorted(found, key=lambda i: i.key)
+
+
+def polled(items: list[Item], rng: random.Random) -> list[list[Item]]:
+    """The items in the batches a poll every two hours would bring: each becomes visible some minutes to
+    three hours after it was published (feeds are read at their own times), one in twenty one to three
+    days late (a slow feed, a backdated post)."""
+    from datetime import timedelta
+
+    def seen(item: Item):  # noqa: ANN202
+        late = timedelta(days=rng.uniform(1, 3)) if rng.random() < 0.05 else timedelta(minutes=rng.uniform(1, 180))
+        return item.published_at + late
+
+    slots: dict = {}
+    for item in items:
+        when = seen(item)
+        slots.setdefault(when.replace(minute=0, second=0, microsecond=0, hour=when.hour - when.hour % 2), []).append(item)
+    return [slots[k] for k in sorted(slots)]
+
+
+def place_batch(db, feed_id: int, topic_id: int, batch: list[Item], ids: dict[int, int]) -> None:  # noqa: ANN001
+    """Store a batch of items as one feed document would be, matched to the topic, and place them."""
+    with db.write() as conn:
+        written = entry_store.upsert_entries(conn, feed_id, "Example News", [normalized(i) for i in batch],
+                                             batch[0].published_at)
+        ids.update({item.entry_id: s.id for item, s in zip(batch, written)})
+        match_store.insert_matches(conn, [match_store.NewMatch(topic_id, ids[i.entry_id], 1.0, ["x"]) for i in batch],
+                                   batch[0].published_at)
+        develop_topics(conn, [topic_id])
+
+
+def assert_one_pass(db, items: list[Item], ids: dict[int, int]) -> None:  # noqa: ANN001
+    as_stored = [Item(ids[i.entry_id], i.published_at, i.title) for i in items]
+    whole = develop_pass(as_stored, meaning=meaning.vector)
+    got, merges = stored(db)
+    number = {v: k for k, v in ids.items()}
+    assert {number[e]: got[number[e]] for e in whole.placed} == \
+        {number[e]: (whole.final(a), a) for e, a in whole.placed.items()}
+    assert merges == [(m.key[1], m.absorbed, m.into) for m in whole.merges]
+    assert whole.merges  # the case has merges to get right
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_polling_placed_from_checkpoints_gives_the_one_pass_developments(db, seed, monkeypatch):
+    """Polling places most new matches from the topic's checkpoint (refresh._Checkpoint: the pass as this
+    process left it, a few hours behind the newest entry) instead of replaying the 28 days before them;
+    a late entry older than the checkpoint, or stored matches that are not the ones it saw, replay as
+    before. Either way the developments, and the merges, are the one pass's."""
+    from service.feeds import refresh
+
+    if meaning.vector not in meanings():
+        pytest.skip("the meaning extra is not installed (pip install -e '.[meaning]')")
+    monkeypatch.setattr("service.feeds.refresh.meaning_vector", lambda: meaning.vector)
+    used: list[bool] = []
+    usable = refresh._usable
+    monkeypatch.setattr(refresh, "_usable", lambda *a: used.append(usable(*a)) or used[-1])
+    items = korea_and_japan_headlines()
+    with db.write() as conn:
+        feed = feed_store.add_feed(conn, "https://news.example/rss", "Example News")
+        topic = topic_store.add_topic(conn, "jk", "Japan and Korea", "japan OR korea")
+    ids: dict[int, int] = {}
+    for batch in polled(items, random.Random(seed)):
+        place_batch(db, feed.id, topic.id, batch, ids)
+    assert_one_pass(db, items, ids)
+    assert used.count(True) > 0.7 * len(used) and used.count(False) > 5, (used.count(True), len(used))
+
+
+def test_a_checkpoint_is_not_used_once_the_stored_matches_differ_from_what_it_saw(db, monkeypatch):
+    """Two processes place the same topic, each with its own checkpoints: when the other one has placed an
+    entry older than this one's checkpoint, or a placement that took an old entry into the checkpoint was
+    rolled back, the stored matches up to it are not the ones it saw, and it is not used."""
+    from service.feeds import refresh
+
+    if meaning.vector not in meanings():
+        pytest.skip("the meaning extra is not installed (pip install -e '.[meaning]')")
+    monkeypatch.setattr("service.feeds.refresh.meaning_vector", lambda: meaning.vector)
+    used: list[bool] = []
+    usable = refresh._usable
+    monkeypatch.setattr(refresh, "_usable", lambda *a: used.append(usable(*a)) or used[-1])
+    items = korea_and_japan_headlines()[:300]
+    batches = polled(items, random.Random(7))
+    late = [min(batches[n], key=lambda i: i.key) for n in (30, 31)]  # held back: they come days late
+    batches[30:32] = [[i for i in batches[n] if i not in late] for n in (30, 31)]
+    with db.write() as conn:
+        feed = feed_store.add_feed(conn, "https://news.example/rss", "Example News")
+        topic = topic_store.add_topic(conn, "jk", "Japan and Korea", "japan OR korea")
+    ids: dict[int, int] = {}
+    for batch in batches[:40]:
+        if batch:
+            place_batch(db, feed.id, topic.id, batch, ids)
+    with db.read() as conn:
+        me = (str(db.engine.url), topic.id, refresh.development_store.topic_created(conn, topic.id))
+    mine = [v for k, v in refresh._CHECKPOINTS.items() if k[:3] == me]
+    assert len(mine) == 1 and late[0].key < mine[0].at  # the late entries are older than the checkpoint
+
+    # Another process (with checkpoints of its own) places the first late entry.
+    ours = dict(refresh._CHECKPOINTS)
+    refresh._CHECKPOINTS.clear()
+    place_batch(db, feed.id, topic.id, [late[0], *batches[40]], ids)
+    refresh._CHECKPOINTS.clear()
+    refresh._CHECKPOINTS.update(ours)
+    used.clear()
+    place_batch(db, feed.id, topic.id, batches[41], ids)
+    assert used == [False]  # ours saw the matches without it: the replay
+
+    # A placement that took the second late entry into the checkpoint is rolled back.
+    with pytest.raises(RuntimeError):
+        with db.write() as conn:
+            batch = [late[1], *batches[42]]
+            written = entry_store.upsert_entries(conn, feed.id, "Example News", [normalized(i) for i in batch],
+                                                 batch[0].published_at)
+            match_store.insert_matches(conn, [match_store.NewMatch(topic.id, s.id, 1.0, ["x"]) for s in written],
+                                       batch[0].published_at)
+            develop_topics(conn, [topic.id])
+            raise RuntimeError("the transaction fails after placing")
+    used.clear()
+    place_batch(db, feed.id, topic.id, batches[43], ids)
+    assert used == [False]  # the checkpoint counts an entry that is not stored: the replay
+    place_batch(db, feed.id, topic.id, [late[1], *batches[42]], ids)
+    used.clear()
+    for batch in batches[44:]:
+        place_batch(db, feed.id, topic.id, batch, ids)
+    assert used.count(True) > len(used) / 2
+    assert_one_pass(db, items, ids)
