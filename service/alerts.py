@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from .config import Settings
 from .db import Database
-from .errors import DeliveryError, InvalidInputError
+from .errors import DeliveryError, InvalidInputError, PartialDeliveryError
 from .models import utcnow
 from .net import BlockedAddressError, check_url_host, guarded_sockets
 from .store import alerts as alert_store
@@ -97,18 +97,44 @@ def describe(alert) -> dict:  # noqa: ANN001 - a row of store.alerts
                 last_error=alert.last_error)
 
 
+def _per_target(plugin) -> list:  # noqa: ANN001
+    """One notifier per target of a URL with several (a Telegram bot to two chats, an email to two
+    addresses): Apprise reports one result for a URL, so a retry after one target failed reached every
+    target again. A plugin that keeps its targets elsewhere is sent as one."""
+    import copy
+
+    targets = getattr(plugin, "targets", None)
+    if not isinstance(targets, list) or len(targets) < 2 or len(plugin) != len(targets):
+        return [plugin]
+    parts = []
+    for target in targets:
+        one = copy.copy(plugin)
+        one.targets = [target]
+        parts.append(one)
+    return parts
+
+
 def push(url: str, title: str, body: str, settings: Settings) -> None:
-    """Send one notification; DeliveryError with Apprise's reason when it fails."""
+    """Send one notification; DeliveryError with Apprise's reason when it fails, PartialDeliveryError
+    when it reached some of the URL's targets and not the others (it is not to be sent again)."""
     import apprise
 
     check_alert_url(url, settings)
-    notifier = apprise.Apprise()
-    notifier.add(url)
+    parts = _per_target(apprise.Apprise.instantiate(url))
+    failed = 0
     with apprise.LogCapture(level=logging.WARNING) as captured, guarded_sockets(allow_private=settings.allow_private_hosts):
-        ok = notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
-    if not ok:
-        reason = " ".join(captured.getvalue().split())[:300] or "no reason given"
-        raise DeliveryError(f"The notification to {redact(url)} failed: {reason}")
+        for part in parts:
+            notifier = apprise.Apprise()
+            notifier.add(part)
+            if not notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT):
+                failed += 1
+    if not failed:
+        return
+    reason = " ".join(captured.getvalue().split())[:300] or "no reason given"
+    if failed < len(parts):
+        raise PartialDeliveryError(f"The notification to {redact(url)} reached {len(parts) - failed} of its "
+                                   f"{len(parts)} targets: {reason}")
+    raise DeliveryError(f"The notification to {redact(url)} failed: {reason}")
 
 
 @dataclass(frozen=True)
@@ -170,6 +196,11 @@ class AlertService:
                                       self.settings, head.url if head else None)
                 try:
                     push(alert.url, title, body, self.settings)
+                except PartialDeliveryError as exc:  # sent to some targets: kept as sent, not repeated to them
+                    with self.db.write() as conn:
+                        alert_store.record(conn, alert.id, sent_at=utcnow(), error=str(exc))
+                    done.append(Pushed(alert.id, topic.slug, row.development_id, False, str(exc)))
+                    continue
                 except (DeliveryError, InvalidInputError) as exc:
                     with self.db.write() as conn:
                         alert_store.release(conn, alert.id, row.development_id)

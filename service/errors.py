@@ -46,3 +46,8 @@ class DatabaseError(FollowupError):
 
 class DeliveryError(FollowupError):
     """A digest could not be delivered (mail server, webhook or folder); the run is retried."""
+
+
+class PartialDeliveryError(DeliveryError):
+    """A notification URL with several targets reached some of them: sending it again would repeat it to
+    those, so it counts as sent, and the failure is reported."""

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..config import Settings
-from ..errors import DeliveryError, InvalidInputError
+from ..errors import DeliveryError, InvalidInputError, PartialDeliveryError
 from ..net import BlockedAddressError, check_url_host, sync_transport
 from .build import Digest
 from .render import render
@@ -218,6 +218,9 @@ def deliver(settings: Settings, digest: Digest, channel: str, target: str, sub_i
     if channel == "apprise":
         from ..alerts import push, redact
 
-        push(target, digest.subject, render(digest, "text"), settings)
+        try:
+            push(target, digest.subject, render(digest, "text"), settings)
+        except PartialDeliveryError as exc:  # sent to some targets: not sent again to them by a retry
+            return Delivered("apprise", redact(target), str(exc))
         return Delivered("apprise", redact(target), "pushed")
     raise DeliveryError(f"Unknown delivery channel {channel!r}")

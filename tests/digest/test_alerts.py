@@ -175,6 +175,59 @@ def test_a_failing_target_is_tried_again_and_then_sends_once(db, settings, tmp_p
     assert AlertService(db, settings).tick() == []
 
 
+def test_an_alert_to_two_addresses_one_refused_is_not_sent_again_to_the_other(db, settings, tmp_path):
+    """One Apprise URL, two targets (an email to two addresses), and the mail server (a real aiosmtpd
+    server on loopback) refuses one. Apprise gives one result per URL, so the previous release counted the
+    push as failed and sent it again on every cycle: the reader whose address works got the same alert
+    each time. Each target is now sent alone: the working one gets it once, the alert shows which failed."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    from service.feeds.refresh import Pipeline
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    received: list[list[str]] = []
+
+    class Inbox:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201, N802
+            if address.startswith("gone@"):
+                return "550 5.1.1 No such mailbox"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+            received.append(list(envelope.rcpt_tos))
+            return "250 OK"
+
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        seed_topics(db, tmp_path)
+        url = (f"mailto://127.0.0.1:{port}?smtp=127.0.0.1&mode=insecure&from=alerts@example.com"
+               "&to=reader@example.com,gone@example.com")
+        with db.write() as conn:
+            alert_store.add_alert(conn, url=url, topic_id=None, trigger="new", min_outlets=None,
+                                  now=utcnow() - timedelta(minutes=1))
+        feed = tmp_path / "kh.xml"
+        write_feed(feed, "Korea Herald", [("Japan and South Korea hold talks on wartime forced labor compensation",
+                                           "https://kh.example/1", "Victims of forced labour.", 1)])
+        Pipeline(db, settings).ingest_file(feed)
+        pushed = AlertService(db, settings).tick()
+        assert pushed and not any(p.ok for p in pushed) and "reached 1 of its 2 targets" in pushed[0].detail
+        assert AlertService(db, settings).tick() == []  # not sent again
+        assert AlertService(db, settings).tick() == []
+        assert received == [["reader@example.com"]] * len(pushed)
+        with db.read() as conn:
+            (alert,) = alert_store.list_alerts(conn)
+        assert alert.last_sent_at is not None and "reached 1 of its 2 targets" in alert.last_error
+    finally:
+        controller.stop()
+
+
 def test_alert_urls_are_checked(settings):
     closed = Settings(database_url=settings.database_url, allow_private_hosts=False)
     with pytest.raises(InvalidInputError, match="not a notification URL"):
