@@ -22,6 +22,7 @@ from ..db import Database
 from ..errors import FollowupError
 from ..models import utcnow
 from ..store import alerts as alert_store
+from ..store._sql import aware
 from ..store import developments as development_store
 from ..store import entries as entry_store
 from ..store import feeds as feed_store
@@ -136,19 +137,22 @@ class _Checkpoint:
 
     developer: Developer
     at: tuple[datetime, int]
-    seen: deque
+    seen: deque  # (key, entry id, development joined when placed, when its text was last rewritten)
 
-    def digest(self, since: datetime) -> tuple[int, int]:
-        ids = [entry_id for key, entry_id in self.seen if key[0] >= since]
-        return len(ids), sum(ids)
+    def digest(self, since: datetime) -> tuple:
+        """As development_store.window_digest reads it from the database, over what this checkpoint saw."""
+        rows = [row for row in self.seen if row[0][0] >= since]
+        updated = [row[3] for row in rows if row[3] is not None]
+        return len(rows), sum(row[1] for row in rows), sum(row[2] for row in rows), max(updated, default=None)
 
 
 # Per process, by (database, topic and when it was created, model). Placing a topic's new matches from the checkpoint reads and
 # replays only the entries after it, where without one it replays the LOOKBACK (28 days) before them: for
 # a topic of 75 matches a day, polled feed document by feed document, that replay was most of the time
 # polling took (bench/broad_topic.py). A checkpoint is used only when the stored matches up to it are
-# still the ones it saw (anything else, from another process, a rollback, an edit, retention or an entry
-# older than it: the replay, as before). A pass goes on from a checkpoint exactly as it would have gone on
+# still the ones it saw, placed where it placed them and with the text it read (anything else, from
+# another process, a rollback, an edit, retention, a corrected headline or an entry older than it: the
+# replay, as before). A pass goes on from a checkpoint exactly as it would have gone on
 # had it never stopped, so the result is the same either way (tests/stories/test_develop_store.py).
 _CHECKPOINTS: OrderedDict = OrderedDict()
 _CHECKPOINTS_LOCK = threading.Lock()
@@ -196,13 +200,14 @@ def develop_topics(conn, topic_ids: list[int] | None = None) -> int:  # noqa: AN
             start, developer, seen = kept.at, kept.developer, kept.seen
         else:  # the pass from LOOKBACK before the first entry to place
             start, developer, seen = (first[0] - LOOKBACK, 0), None, deque()
-        before, todo, current = [], [], {}
+        before, todo, current, updated = [], [], {}, {}
         for r in development_store.topic_items(conn, topic_id, start[0]):
             item = Item(r.entry_id, r.published_at, r.title or "", r.summary or "", r.language)
             if item.key <= start:
                 continue
             joined = r.placed_id if r.placed_id is not None else r.development_id
             current[r.entry_id] = (r.development_id, r.placed_id)
+            updated[r.entry_id] = aware(r.updated_at)
             if item.key < first and joined is not None:
                 before.append((item, joined))
             else:
@@ -224,8 +229,8 @@ def develop_topics(conn, topic_ids: list[int] | None = None) -> int:  # noqa: AN
         development_store.replace_merges(conn, topic_id, first, [
             dict(published_at=m.key[0], entry_id=m.key[1], absorbed_id=m.absorbed, into_id=m.into) for m in result.merges])
         alert_store.carry_over(conn, [(m.absorbed, result.final(m.into)) for m in result.merges])
-        seen.extend((item.key, item.entry_id) for item in sorted([*(i for i, _ in before), *todo], key=lambda i: i.key)
-                    if item.key <= keep_at)
+        seen.extend((item.key, item.entry_id, joined_by[item.entry_id], updated[item.entry_id])
+                    for item in sorted([*(i for i, _ in before), *todo], key=lambda i: i.key) if item.key <= keep_at)
         while seen and seen[0][0][0] < keep_at[0] - LOOKBACK:
             seen.popleft()
         _keep_checkpoint(key, _Checkpoint(result.checkpoint, keep_at, seen))

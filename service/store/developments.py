@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 
 from ..models import DevelopmentMerge, Entry, Feed, Match, Story, Topic
-from ._sql import advisory_locks, chunks
+from ._sql import advisory_locks, aware, chunks
 
 matches = Match.__table__
 entries = Entry.__table__
@@ -62,21 +62,26 @@ def topic_items(conn: Connection, topic_id: int, since: datetime) -> list[Row]:
     needs and where each is now."""
     return list(conn.execute(
         select(matches.c.entry_id, matches.c.published_at, matches.c.development_id, matches.c.placed_id, entries.c.title,
-               entries.c.summary, entries.c.language)
+               entries.c.summary, entries.c.language, entries.c.updated_at)
         .join(entries, entries.c.id == matches.c.entry_id)
         .where(matches.c.topic_id == topic_id, matches.c.published_at >= since)
         .order_by(matches.c.published_at, matches.c.entry_id)))
 
 
-def window_digest(conn: Connection, topic_id: int, since: datetime, until: tuple[datetime, int]) -> tuple[int, int]:
-    """(how many, the sum of their entry ids) of the topic's matches published from `since` up to and
-    including the entry at `until`: whether the matches a placement saw are still the ones stored."""
+def window_digest(conn: Connection, topic_id: int, since: datetime, until: tuple[datetime, int]) -> tuple:
+    """Of the topic's matches published from `since` up to and including the entry at `until`: how many,
+    the sum of their entry ids and of the developments they joined when placed, and the latest time one of
+    their entries was rewritten (a corrected headline) — whether the matches a placement saw are still
+    the ones stored, as it saw them (refresh._Checkpoint.digest)."""
     at, entry_id = until
-    count, total = conn.execute(
-        select(func.count(), func.coalesce(func.sum(matches.c.entry_id), 0))
+    count, ids, joined, updated = conn.execute(
+        select(func.count(), func.coalesce(func.sum(matches.c.entry_id), 0),
+               func.coalesce(func.sum(func.coalesce(matches.c.placed_id, matches.c.development_id)), 0),
+               func.max(entries.c.updated_at))
+        .select_from(matches.join(entries, entries.c.id == matches.c.entry_id))
         .where(matches.c.topic_id == topic_id, matches.c.published_at >= since,
                or_(matches.c.published_at < at, and_(matches.c.published_at == at, matches.c.entry_id <= entry_id)))).one()
-    return int(count), int(total)
+    return int(count), int(ids), int(joined), aware(updated)
 
 
 def topic_created(conn: Connection, topic_id: int) -> datetime | None:

@@ -287,3 +287,53 @@ def test_a_checkpoint_is_not_used_once_the_stored_matches_differ_from_what_it_sa
         place_batch(db, feed.id, topic.id, batch, ids)
     assert used.count(True) > len(used) / 2
     assert_one_pass(db, items, ids)
+
+
+def test_a_corrected_headline_before_the_checkpoint_places_later_entries_as_the_replay_does(db, monkeypatch):
+    """An outlet corrects a headline hours after publishing it: the entry is rewritten in place, and a
+    placement that replays it reads the new words. A checkpoint taken before the correction holds the old
+    ones, so it is not used (the entries' last rewrite is part of what it checks): the syndicated copy of
+    the corrected headline joins the corrected entry's development either way (found in review)."""
+    from datetime import datetime, timezone
+
+    from service.feeds import refresh
+
+    monkeypatch.setattr("service.feeds.refresh.meaning_vector", lambda: None)  # by words: deterministic here
+    at = lambda h: datetime(2023, 5, 7, h, tzinfo=timezone.utc)  # noqa: E731
+
+    def entry(identity: str, title: str, when: datetime) -> NormalizedEntry:
+        return NormalizedEntry(identity=identity, guid=identity, url=f"https://news.example/{identity}", title=title,
+                               summary="", author=None, language="en", published_at=when,
+                               content_hash=hashlib.sha256(title.encode()).hexdigest())
+
+    def run(keep_checkpoints: bool) -> dict[str, int]:
+        with db.write() as conn:
+            conn.execute(text("DELETE FROM matches"))
+            conn.execute(text("DELETE FROM development_merges"))
+            conn.execute(text("DELETE FROM entries"))
+            conn.execute(text("DELETE FROM topics"))
+            conn.execute(text("DELETE FROM feeds"))
+            feed = feed_store.add_feed(conn, "https://news.example/rss", "Example News")
+            topic = topic_store.add_topic(conn, "jk", "Japan-Korea", "japan OR korea")
+        refresh._CHECKPOINTS.clear()
+        steps = [[entry("e", "South Korea and Japan hold talks in Seoul", at(10))],
+                 [entry("x", "Tokyo stocks close higher as Japan chip makers rally", at(18))],
+                 [entry("e", "Yoon and Kishida sign Korea Japan shuttle diplomacy accord", at(10))],  # corrected
+                 [entry("f", "Yoon and Kishida sign Korea Japan shuttle diplomacy accord", at(19))]]
+        for n, batch in enumerate(steps):
+            if not keep_checkpoints:
+                refresh._CHECKPOINTS.clear()
+            with db.write() as conn:
+                written = entry_store.upsert_entries(conn, feed.id, "Example News", batch, at(20))
+                match_store.insert_matches(conn, [match_store.NewMatch(topic.id, s.id, 1.0, ["x"]) for s in written],
+                                           at(20))
+                if n == 2:
+                    assert [s.status for s in written] == ["updated"]
+                develop_topics(conn, [topic.id])
+        with db.read() as conn:
+            return dict(conn.execute(text("SELECT e.guid, m.development_id FROM matches m JOIN entries e "
+                                          "ON e.id = m.entry_id")).all())
+
+    replayed = run(keep_checkpoints=False)
+    assert replayed["f"] == replayed["e"]
+    assert run(keep_checkpoints=True) == replayed
