@@ -306,7 +306,7 @@ def test_a_corrected_headline_before_the_checkpoint_places_later_entries_as_the_
                                summary="", author=None, language="en", published_at=when,
                                content_hash=hashlib.sha256(title.encode()).hexdigest())
 
-    def run(keep_checkpoints: bool) -> dict[str, int]:
+    def run(keep_checkpoints: bool) -> set[frozenset[str]]:
         with db.write() as conn:
             conn.execute(text("DELETE FROM matches"))
             conn.execute(text("DELETE FROM development_merges"))
@@ -331,9 +331,13 @@ def test_a_corrected_headline_before_the_checkpoint_places_later_entries_as_the_
                     assert [s.status for s in written] == ["updated"]
                 develop_topics(conn, [topic.id])
         with db.read() as conn:
-            return dict(conn.execute(text("SELECT e.guid, m.development_id FROM matches m JOIN entries e "
-                                          "ON e.id = m.entry_id")).all())
+            rows = conn.execute(text("SELECT e.guid, m.development_id FROM matches m JOIN entries e "
+                                     "ON e.id = m.entry_id")).all()
+        groups: dict[int, set[str]] = {}
+        for guid, development in rows:
+            groups.setdefault(development, set()).add(guid)
+        return {frozenset(g) for g in groups.values()}  # ids differ between runs on PostgreSQL
 
     replayed = run(keep_checkpoints=False)
-    assert replayed["f"] == replayed["e"]
+    assert {"e", "f"} <= next(g for g in replayed if "e" in g)
     assert run(keep_checkpoints=True) == replayed
