@@ -123,7 +123,6 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---|")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "docs.pickle"
-        data.write_bytes(pickle.dumps((docs, args.query, None)))
         for n, code in enumerate(args.code or [REPO]):
             url = f"sqlite:///{tmp}/run{n}.db"
             data.write_bytes(pickle.dumps((docs, args.query, url)))

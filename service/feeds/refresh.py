@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from ..config import Settings
 from ..db import Database
@@ -129,31 +130,39 @@ LOOKBACK = max(CONTEXT + SPAN, 2 * CONTEXT)
 CHECKPOINT_LAG = timedelta(hours=6)
 
 
+class _Seen(NamedTuple):
+    """An entry a checkpoint's pass went through, as development_store.window_digest reads it back."""
+
+    key: tuple[datetime, int]
+    entry_id: int
+    joined: int  # the development it joined when placed
+    updated: datetime | None  # when its text was last rewritten
+
+
 @dataclass
 class _Checkpoint:
     """A topic's pass as this process last left it: the placer's state after every entry up to `at` (all
-    published at or before at[0]), and the (key, entry id) of the entries it has seen from LOOKBACK
-    before `at` on."""
+    published at or before at[0]), and the entries it went through from LOOKBACK before `at` on."""
 
     developer: Developer
     at: tuple[datetime, int]
-    seen: deque  # (key, entry id, development joined when placed, when its text was last rewritten)
+    seen: deque[_Seen]
 
     def digest(self, since: datetime) -> tuple:
         """As development_store.window_digest reads it from the database, over what this checkpoint saw."""
-        rows = [row for row in self.seen if row[0][0] >= since]
-        updated = [row[3] for row in rows if row[3] is not None]
-        return len(rows), sum(row[1] for row in rows), sum(row[2] for row in rows), max(updated, default=None)
+        rows = [row for row in self.seen if row.key[0] >= since]
+        return (len(rows), sum(row.entry_id for row in rows), sum(row.joined for row in rows),
+                max((row.updated for row in rows if row.updated is not None), default=None))
 
 
-# Per process, by (database, topic and when it was created, model). Placing a topic's new matches from the checkpoint reads and
-# replays only the entries after it, where without one it replays the LOOKBACK (28 days) before them: for
-# a topic of 75 matches a day, polled feed document by feed document, that replay was most of the time
-# polling took (bench/broad_topic.py). A checkpoint is used only when the stored matches up to it are
-# still the ones it saw, placed where it placed them and with the text it read (anything else, from
-# another process, a rollback, an edit, retention, a corrected headline or an entry older than it: the
-# replay, as before). A pass goes on from a checkpoint exactly as it would have gone on
-# had it never stopped, so the result is the same either way (tests/stories/test_develop_store.py).
+# Per process, by (database, topic and when it was created, model). Placing a topic's new matches from its
+# checkpoint reads and replays only the entries after it, where without one it replays the LOOKBACK (28
+# days) before them: for a topic of 75 matches a day, polled feed document by feed document, that replay
+# was most of the time polling took (bench/broad_topic.py). A checkpoint is used only when the stored
+# matches up to it are still the ones it saw, placed where it placed them and with the text it read
+# (anything else, from another process, a rollback, an edit, retention, a corrected headline or an entry
+# older than it: the replay, as before). The pass then goes on as it would have had it never stopped
+# (docs/stories.md, "Checkpoints", says how far "the same" holds; tests/stories/test_develop_store.py).
 _CHECKPOINTS: OrderedDict = OrderedDict()
 _CHECKPOINTS_LOCK = threading.Lock()
 MAX_CHECKPOINTS = 256
@@ -229,9 +238,9 @@ def develop_topics(conn, topic_ids: list[int] | None = None) -> int:  # noqa: AN
         development_store.replace_merges(conn, topic_id, first, [
             dict(published_at=m.key[0], entry_id=m.key[1], absorbed_id=m.absorbed, into_id=m.into) for m in result.merges])
         alert_store.carry_over(conn, [(m.absorbed, result.final(m.into)) for m in result.merges])
-        seen.extend((item.key, item.entry_id, joined_by[item.entry_id], updated[item.entry_id])
+        seen.extend(_Seen(item.key, item.entry_id, joined_by[item.entry_id], updated[item.entry_id])
                     for item in sorted([*(i for i, _ in before), *todo], key=lambda i: i.key) if item.key <= keep_at)
-        while seen and seen[0][0][0] < keep_at[0] - LOOKBACK:
+        while seen and seen[0].key[0] < keep_at[0] - LOOKBACK:
             seen.popleft()
         _keep_checkpoint(key, _Checkpoint(result.checkpoint, keep_at, seen))
         placed += len(result.placed)

@@ -39,6 +39,31 @@ def stored(db) -> tuple[dict[int, tuple[int, int]], list[tuple]]:  # noqa: ANN00
     return {int(g.removeprefix("guid-")): (d, p) for g, d, p in rows}, [tuple(m) for m in merges]
 
 
+def place_batch(db, feed_id: int, topic_id: int, batch: list[Item], ids: dict[int, int]) -> None:  # noqa: ANN001
+    """Store a batch of items as one feed document would be, matched to the topic, and place them."""
+    with db.write() as conn:
+        written = entry_store.upsert_entries(conn, feed_id, "Example News", [normalized(i) for i in batch],
+                                             batch[0].published_at)
+        ids.update({item.entry_id: s.id for item, s in zip(batch, written)})
+        match_store.insert_matches(conn, [match_store.NewMatch(topic_id, ids[i.entry_id], 1.0, ["x"]) for i in batch],
+                                   batch[0].published_at)
+        develop_topics(conn, [topic_id])
+
+
+def assert_one_pass(db, items: list[Item], ids: dict[int, int]) -> dict[int, tuple[int, int]]:  # noqa: ANN001
+    """The stored developments and merges are those of one pass over the same entries (under their stored
+    ids) in publication order; item number -> (development, development joined when placed)."""
+    as_stored = [Item(ids[i.entry_id], i.published_at, i.title) for i in items]
+    whole = develop_pass(as_stored, meaning=meaning.vector)
+    got, merges = stored(db)
+    number = {v: k for k, v in ids.items()}
+    assert {number[e]: got[number[e]] for e in whole.placed} == \
+        {number[e]: (whole.final(a), a) for e, a in whole.placed.items()}
+    assert merges == [(m.key[1], m.absorbed, m.into) for m in whole.merges]
+    assert whole.merges  # the case has merges to get right
+    return got
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_arrival_order_gives_the_one_pass_developments(db, seed, monkeypatch):
     if meaning.vector not in meanings():
@@ -55,22 +80,8 @@ def test_random_arrival_order_gives_the_one_pass_developments(db, seed, monkeypa
     while pending:
         n = rng.randint(1, 6)
         batch, pending = pending[:n], pending[n:]
-        with db.write() as conn:
-            written = entry_store.upsert_entries(conn, feed.id, "Example News", [normalized(i) for i in batch],
-                                                 batch[0].published_at)
-            ids.update({item.entry_id: s.id for item, s in zip(batch, written)})
-            match_store.insert_matches(conn, [match_store.NewMatch(topic.id, ids[i.entry_id], 1.0, ["x"]) for i in batch],
-                                       batch[0].published_at)
-            develop_topics(conn, [topic.id])
-
-    # The one pass over the same entries (under their stored ids), in publication order.
-    as_stored = [Item(ids[i.entry_id], i.published_at, i.title) for i in items]
-    whole = develop_pass(as_stored, meaning=meaning.vector)
-    got, merges = stored(db)
-    number = {v: k for k, v in ids.items()}
-    assert {number[e]: got[number[e]] for e in whole.placed} == \
-        {number[e]: (whole.final(a), a) for e, a in whole.placed.items()}
-    assert merges == [(m.key[1], m.absorbed, m.into) for m in whole.merges]
+        place_batch(db, feed.id, topic.id, batch, ids)
+    got = assert_one_pass(db, items, ids)
     # The summit is one development (a merge made it so), whatever order its reports came in.
     assert len({got[n][0] for n in range(1, len(SEOUL_SUMMIT) + 1)}) == 1
 
@@ -181,28 +192,6 @@ def polled(items: list[Item], rng: random.Random) -> list[list[Item]]:
         when = seen(item)
         slots.setdefault(when.replace(minute=0, second=0, microsecond=0, hour=when.hour - when.hour % 2), []).append(item)
     return [slots[k] for k in sorted(slots)]
-
-
-def place_batch(db, feed_id: int, topic_id: int, batch: list[Item], ids: dict[int, int]) -> None:  # noqa: ANN001
-    """Store a batch of items as one feed document would be, matched to the topic, and place them."""
-    with db.write() as conn:
-        written = entry_store.upsert_entries(conn, feed_id, "Example News", [normalized(i) for i in batch],
-                                             batch[0].published_at)
-        ids.update({item.entry_id: s.id for item, s in zip(batch, written)})
-        match_store.insert_matches(conn, [match_store.NewMatch(topic_id, ids[i.entry_id], 1.0, ["x"]) for i in batch],
-                                   batch[0].published_at)
-        develop_topics(conn, [topic_id])
-
-
-def assert_one_pass(db, items: list[Item], ids: dict[int, int]) -> None:  # noqa: ANN001
-    as_stored = [Item(ids[i.entry_id], i.published_at, i.title) for i in items]
-    whole = develop_pass(as_stored, meaning=meaning.vector)
-    got, merges = stored(db)
-    number = {v: k for k, v in ids.items()}
-    assert {number[e]: got[number[e]] for e in whole.placed} == \
-        {number[e]: (whole.final(a), a) for e, a in whole.placed.items()}
-    assert merges == [(m.key[1], m.absorbed, m.into) for m in whole.merges]
-    assert whole.merges  # the case has merges to get right
 
 
 @pytest.mark.parametrize("seed", [1, 2])
