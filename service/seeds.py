@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .db import Database
 from .errors import InvalidInputError, QueryError
 from .feeds.opml import parse_opml
+from .feeds.refresh import match_backlog
 from .models import utcnow
 from .store import feeds as feed_store
 from .store import topics as topic_store
@@ -24,6 +26,8 @@ class SeedReport:
     topics_kept: int = 0
     feeds_added: int = 0
     feeds_kept: int = 0
+    added: list[str] = field(default_factory=list)  # the slugs of the topics added
+    matches: int = 0  # stored entries the added topics matched
 
 
 def read_topics(path: Path) -> list[dict]:
@@ -51,8 +55,12 @@ def spec_of(t: dict, topic_id: int = 0) -> TopicSpec:
                      examples=tuple(" ".join(e.split()) for e in t.get("examples", ())), similarity=t.get("similarity"))
 
 
-def load_seeds(db: Database, seeds_dir: Path) -> SeedReport:
-    """Add the seed topics and feeds that are missing; existing ones (edited or not) are left alone."""
+def load_seeds(db: Database, seeds_dir: Path, *, backlog: bool = True,
+               on_topic: Callable[[str], None] | None = None) -> SeedReport:
+    """Add the seed topics and feeds that are missing; existing ones (edited or not) are left alone. Each
+    topic added is matched against the entries already stored, as `topics add` does: seeding a database
+    that `followup ingest` filled first left the seed topics empty until their queries were edited.
+    `on_topic(slug)` is called before each topic's backlog is read (for a progress display)."""
     report = SeedReport()
     topics = read_topics(seeds_dir / "topics.toml")
     outlines = parse_opml((seeds_dir / "feeds.opml").read_bytes())
@@ -65,6 +73,8 @@ def load_seeds(db: Database, seeds_dir: Path) -> SeedReport:
                 aliases=t.get("aliases") or {}, meaning=t.get("meaning", "off"),
                 examples=list(spec_of(t).examples), similarity=t.get("similarity"), now=now, exist_ok=True)
             report.topics_added += added is not None
+            if added is not None:
+                report.added.append(t["slug"])
             report.topics_kept += added is None
         for o in outlines:
             before = feed_store.get_feed_by_url(conn, o.url)
@@ -74,12 +84,18 @@ def load_seeds(db: Database, seeds_dir: Path) -> SeedReport:
             else:
                 report.feeds_kept += 1
         set_meta_once(conn, SEEDED_KEY, now.isoformat())
+    if backlog:
+        for slug in report.added:
+            if on_topic:
+                on_topic(slug)
+            report.matches += match_backlog(db, slug)
     return report
 
 
-def seed_on_first_start(db: Database, seeds_dir: Path) -> SeedReport | None:
+def seed_on_first_start(db: Database, seeds_dir: Path,
+                        on_topic: Callable[[str], None] | None = None) -> SeedReport | None:
     """Seed only if this database was never seeded, so topics a user deleted do not come back."""
     with db.read() as conn:
         if get_meta(conn, SEEDED_KEY):
             return None
-    return load_seeds(db, seeds_dir)
+    return load_seeds(db, seeds_dir, on_topic=on_topic)

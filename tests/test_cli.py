@@ -1,9 +1,12 @@
 """Every command through the CLI runner: the happy path, and one clear sentence when input is bad."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+
+from .conftest import shared_data
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -348,3 +351,38 @@ def test_a_dismissed_match_leaves_the_topic_and_stays_out(cli, dbarg, data_dir):
     ok(cli("topics", "edit", "korea-news", "--query", "korea* OR seoul", *dbarg))  # re-matched: the labels hold
     kept = {r["entry_id"] for r in json.loads(ok(cli("matches", "--topic", "korea-news", "--format", "json", *dbarg)))}
     assert other in kept and gone not in kept
+
+
+def test_seeding_after_an_ingest_matches_what_was_stored(cli, tmp_path):
+    """A newcomer who ingests first and seeds second gets the seed topics' matches and developments, the
+    same as seeding first: `followup seed` used to add the topics empty (their backlog unread), and the
+    ingest said only "0 new matches"."""
+    shared_data()
+    from bench.corpus import items, write_feeds
+
+    rows = [i for i in items(months={3}) if 5 <= int(i["date_published"][8:10]) <= 8
+            and re.search(r"japan|korea|seoul|tokyo", i.get("title") or "", re.I)]
+    paths = [str(p) for p in write_feeds(iter(rows), tmp_path / "feeds")]
+    first_ingest, first_seed = (f"sqlite:///{tmp_path / name}.db" for name in ("ingest-first", "seed-first"))
+
+    out = ok(cli("ingest", "--db", first_ingest, *paths))
+    assert "0 new matches" in out and "No topic is active, so nothing was matched" in out
+    out = ok(cli("seed", "--db", first_ingest))
+    matched = int(re.search(r"The topics added matched (\d+) stored entries", out).group(1))
+    assert matched >= 10  # the 6 March compensation plan alone is a dozen reports
+
+    ok(cli("seed", "--db", first_seed))
+    out = ok(cli("ingest", "--db", first_seed, *paths))
+    assert f"{matched} new matches" in out and "No topic is active" not in out
+    assert "Topics: 0 added, 4 already present" in ok(cli("seed", "--db", first_seed))
+
+    def developments(db: str) -> list[tuple[str, list[str]]]:
+        found = []
+        for slug in ("forced-labor", "japan-korea-relations"):
+            stories = json.loads(ok(cli("stories", "--topic", slug, "--since", "2023-03-01", "--until",
+                                        "2023-03-10", "--limit", "200", "--format", "json", "--db", db)))
+            found += [(slug, sorted(e["guid"] for e in s["entries"])) for s in stories]
+        return sorted(found)
+
+    assert developments(first_ingest) == developments(first_seed)
+    assert any(len(guids) >= 5 for slug, guids in developments(first_ingest) if slug == "forced-labor")

@@ -13,8 +13,9 @@ from ..db import current_revision, upgrade
 from ..feeds.refresh import FeedOutcome, Pipeline, RunSummary, expand_paths
 from ..scheduler import Service
 from ..seeds import load_seeds, seed_on_first_start
+from ..store import topics as topic_store
 from ..errors import InvalidInputError
-from .app import DbOption, app, command, db_app, err, open_context, out
+from .app import Context, DbOption, app, command, db_app, err, open_context, out
 
 
 def _progress() -> Progress:
@@ -48,9 +49,13 @@ def run(db: DbOption = None,
         raise InvalidInputError(f"--roles takes web, scheduler and worker, not {', '.join(sorted(unknown)) or 'nothing'}")
     ctx = open_context(db)
     out.print(f"Database: {ctx.db.engine.url.render_as_string(hide_password=True)} (schema {current_revision(ctx.db)})", markup=False)
-    report = seed_on_first_start(ctx.db, ctx.settings.seeds_dir)
+    with _progress() as progress:
+        task = progress.add_task("Loading the seed topics", total=None)
+        report = seed_on_first_start(ctx.db, ctx.settings.seeds_dir, on_topic=lambda slug: progress.update(
+            task, description=f"Matching the stored entries to {slug}"))
     if report:
-        out.print(f"First start: loaded {report.topics_added} seed topics and {report.feeds_added} seed feeds.")
+        out.print(f"First start: loaded {report.topics_added} seed topics and {report.feeds_added} seed feeds"
+                  + (f"; they matched {report.matches} stored entries." if report.matches else "."))
     host, port = host or ctx.settings.http_host, port or ctx.settings.http_port
     service_roles = tuple(r for r in wanted if r != "web")
     service = Service(ctx.db, ctx.settings, report=lambda line: out.print(line, markup=False), roles=service_roles)
@@ -186,8 +191,16 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Feed files (RSS, At
               f"{sum(o.updated for o in summary.outcomes)} updated, {summary.new_matches} new matches; "
               f"{summary.count('error')} files could not be read.")
     _print_failures(summary)
+    if summary.new_entries and not _has_active_topics(ctx):
+        out.print("No topic is active, so nothing was matched: `followup seed` loads the seed topics and "
+                  "`followup topics add` adds your own; either matches the entries stored now.")
     if missing or (files and summary.count("error") == len(files)):
         raise typer.Exit(1)
+
+
+def _has_active_topics(ctx: Context) -> bool:
+    with ctx.db.read() as conn:
+        return bool(topic_store.list_topics(conn, active_only=True))
 
 
 @app.command()
@@ -198,9 +211,13 @@ def seed(db: DbOption = None) -> None:
     Example: followup seed
     """
     ctx = open_context(db)
-    report = load_seeds(ctx.db, ctx.settings.seeds_dir)
+    with _progress() as progress:
+        task = progress.add_task("Loading the seed topics", total=None)
+        report = load_seeds(ctx.db, ctx.settings.seeds_dir, on_topic=lambda slug: progress.update(
+            task, description=f"Matching the stored entries to {slug}"))
     out.print(f"Topics: {report.topics_added} added, {report.topics_kept} already present. "
-              f"Feeds: {report.feeds_added} added, {report.feeds_kept} already present.")
+              f"Feeds: {report.feeds_added} added, {report.feeds_kept} already present."
+              + (f" The topics added matched {report.matches} stored entries." if report.added else ""))
 
 
 @db_app.command("upgrade")
