@@ -3,8 +3,9 @@
 Per topic, its developments (its matched entries grouped by event, service/stories/develop.py): *new
 developments* first (first entry in the window), ranked by how many independent outlets covered them and
 then by match score; then *continuing coverage* (older developments with new entries in the window).
-Each: a headline (the first report of its busiest day in the window), a one-line summary, its outlets
-with links, and dates in the subscriber's time zone.
+Each: a headline (of its reports in the window, the one that says what most of them say:
+`develop.representative_index`), a one-line summary, its outlets with links (in the same order: the headline's first), and
+dates in the subscriber's time zone.
 
 One event once per digest: a development of a later topic whose entries in the window are at least half
 already shown under an earlier topic (in the subscription's order) is not shown again; the earlier one
@@ -21,7 +22,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..stories.develop import headline_of
+from ..stories.develop import representative_order
 
 SUMMARY_CHARS = 220
 PER_SECTION = 10
@@ -188,15 +189,18 @@ def _shown_above(group: list, shown: dict[int, StoryItem]) -> StoryItem | None:
 
 
 def _story(key: Any, group: list, start: datetime, zone: ZoneInfo, topic_first: datetime | None) -> StoryItem:
-    head = headline_of(group)  # rows come oldest first
+    # Rows come oldest first; the head and the links are the reports that say what most of them say.
+    ranked = [group[i] for i in representative_order([r.title for r in group], [r.published_at for r in group])]
+    head = ranked[0]
     first = group[0]
     story_first = topic_first or first.published_at
-    outlets: list[str] = []
+    outlets = list(dict.fromkeys(r.feed or "unknown source" for r in group))  # in the order they reported
+    linked: set[str] = set()
     links: list[Link] = []
-    for r in group:
+    for r in ranked:  # one report per outlet, those saying what most say first
         outlet = r.feed or "unknown source"
-        if outlet not in outlets:
-            outlets.append(outlet)
+        if outlet not in linked:
+            linked.add(outlet)
             links.append(Link(outlet, r.title or "(untitled)", r.url))
     last = max(r.published_at for r in group)
     return StoryItem(

@@ -31,8 +31,9 @@ when placed — and the merges made before it, then places the rest: `develop_pa
 from __future__ import annotations
 
 import heapq
+import math
 import re
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -428,10 +429,42 @@ def headline_index(times: list[datetime]) -> int:
     return next(i for i, t in enumerate(times) if t.date() == busiest)
 
 
+def representative_order(titles: list[str], times: list[datetime]) -> list[int]:
+    """Some reports (oldest first), most representative first: by how close each headline is to all the
+    others' (the cosine of their content words, each weighted by its rarity, summed over the others), the
+    earliest first on a tie; when no two headlines share a word, the first report of the busiest day
+    (`headline_index`) and then the rest oldest first. Wire reports of the act itself repeat each other's
+    words; a commentary, a roundup or a preview shares few of them."""
+    unit = []
+    for title in titles:
+        found = terms(title or "")
+        weights = {t: rarity(found.zipf(t)) for t in found}
+        norm = math.sqrt(sum(w * w for w in weights.values()))
+        unit.append({t: w / norm for t, w in weights.items()} if norm else {})
+    # sum over j != i of cos(i, j) = sum over i's words t of u_it * (sum over all j of u_jt), less
+    # cos(i, i) = 1: one pass over the words, not over the pairs (a development can hold hundreds).
+    column: dict[str, float] = defaultdict(float)
+    for u in unit:
+        for t, w in u.items():
+            column[t] += w
+    scores = [round(sum(w * column[t] for t, w in u.items()) - 1.0, 9) if u else 0.0 for u in unit]
+    if not any(score > 1e-9 for score in scores):
+        first = headline_index(times)
+        return [first, *(i for i in range(len(titles)) if i != first)] if titles else []
+    return sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+
+
+def representative_index(titles: list[str], times: list[datetime]) -> int:
+    """The report that says what most of them say (`representative_order`); 0 for none."""
+    order = representative_order(titles, times)
+    return order[0] if order else 0
+
+
 def headline_of(members: list):  # noqa: ANN201
-    """The entry that heads a development (its members oldest first, each with `published_at`;
-    `headline_index`), or None for no members."""
-    return members[headline_index([m.published_at for m in members])] if members else None
+    """The entry that heads a development, or a digest's share of one (its members oldest first, each with
+    `title` and `published_at`; `representative_index`), or None for no members."""
+    return members[representative_index([m.title for m in members], [m.published_at for m in members])] \
+        if members else None
 
 
 @dataclass

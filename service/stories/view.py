@@ -2,7 +2,7 @@
 stories`, `followup timeline`), the API, the web UI and the Atom feeds.
 
 Seen from a topic, the unit is the topic's own *development* (its matched entries grouped by event,
-service/stories/develop.py): headed by the first report of its busiest day, dated by its entries, counted by the outlets that
+service/stories/develop.py): headed by the report that says what most of its reports say (`headline_of`), dated by its entries, counted by the outlets that
 covered it on the topic. Without a topic, the global stories (service/stories/cluster.py)."""
 
 from __future__ import annotations
