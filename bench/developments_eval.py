@@ -152,6 +152,20 @@ def bulk(texts: list[str]):  # noqa: ANN201
     return table.__getitem__
 
 
+def window(spec: dict) -> tuple[set[int], datetime | None, datetime | None]:
+    """A written list's months, and its `from` and `until` dates (until exclusive) when it covers only part
+    of them (the debt-ceiling list: 26 May to 3 June 2023)."""
+    def day(key: str) -> datetime | None:
+        return datetime.fromisoformat(spec[key]).replace(tzinfo=timezone.utc) if key in spec else None
+    return set(spec.get("months", [3, 4])), day("from"), day("until")
+
+
+def scored(spec: dict, item: Item) -> bool:
+    months, start, until = window(spec)
+    return item.published_at.month in months and (start is None or item.published_at >= start) and \
+        (until is None or item.published_at < until)
+
+
 def written(threshold: float, spec: dict, show: bool = False) -> tuple[float, float, float, int, int]:
     """B-cubed of the topic's developments against a written list (a parsed bench/developments/*.toml)."""
     gold_of = {i: n for n, d in enumerate(spec["development"]) for i in d["items"]}
@@ -166,8 +180,11 @@ def written(threshold: float, spec: dict, show: bool = False) -> tuple[float, fl
     else:
         slug = spec.get("topic") or ("query" if "query" in spec else "japan-korea-relations")
         placing = topic_items(slug, prior, spec.get("query"))
+    _, _, until = window(spec)
+    if until is not None:  # what a reader sees on the list's last day: no later entry's merges
+        placing = [(i, source) for i, source in placing if i.published_at < until]
     placed = develop([i for i, _ in placing], **settings(threshold))
-    found = [(i, source) for i, source in placing if i.published_at.month in months]
+    found = [(i, source) for i, source in placing if scored(spec, i)]
     ids = [i.entry_id for i, _ in found]
     pred = [placed[i] for i in ids]
     gold = [gold_of.get(i, f"unlisted-{i}") for i in ids]

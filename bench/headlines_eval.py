@@ -62,10 +62,13 @@ def groups(spec: dict) -> tuple[list[list], list[list], dict[int, str]]:
     else:
         slug = spec.get("topic") or ("query" if "query" in spec else "japan-korea-relations")
         placing = dev.topic_items(slug, prior, spec.get("query"))
+    _, _, until = dev.window(spec)
+    if until is not None:
+        placing = [(i, source) for i, source in placing if i.published_at < until]
     placed = develop([i for i, _ in placing], **dev.settings(MEANING_THRESHOLD))
     members: dict[int, list] = defaultdict(list)
     for item, _ in placing:
-        if item.published_at.month in months:
+        if dev.scored(spec, item):
             members[placed[item.entry_id]].append(item)
     whole = [m for m in members.values() if len(m) >= MIN_SHOWN]
     days = []

@@ -7,6 +7,7 @@ log row is written before the push (at most once; a push that fails is taken bac
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +23,11 @@ log = logging.getLogger(__name__)
 
 TRIGGERS = ("new", "outlets")
 RECENT = timedelta(days=2)  # older news arriving now (a backfill, a late feed) is not "new"
+# A target that failed while the URL's others were reached is tried again alone after 5 minutes, then
+# 10, 20, … (six tries over about five hours), then given up (the alert's last error says so).
+RETRY_FIRST = timedelta(minutes=5)
+RETRIES = 6
+RETRY_LEASE = timedelta(minutes=10)  # a retry taken by one process is not taken by another meanwhile
 # Apprise schemes whose host is wherever the user points it (a self-hosted server), even a one-word name.
 SELF_HOSTED = {"json", "jsons", "xml", "xmls", "form", "forms", "ntfy", "ntfys", "gotify", "gotifys", "matrix",
                "matrixs", "mmost", "mmosts", "rocket", "rockets", "apprise", "apprises", "ncloud", "nclouds",
@@ -114,26 +120,28 @@ def _per_target(plugin) -> list:  # noqa: ANN001
     return parts
 
 
-def push(url: str, title: str, body: str, settings: Settings) -> None:
+def push(url: str, title: str, body: str, settings: Settings, targets: Collection[int] | None = None) -> None:
     """Send one notification; DeliveryError with Apprise's reason when it fails, PartialDeliveryError
-    when it reached some of the URL's targets and not the others (it is not to be sent again)."""
+    (with the positions of the targets that failed) when it reached some of the URL's targets and not the
+    others (it is not to be sent again to those). `targets`: only these of the URL's targets (a retry)."""
     import apprise
 
     check_alert_url(url, settings)
     parts = _per_target(apprise.Apprise.instantiate(url))
-    failed = 0
+    chosen = [i for i in range(len(parts)) if targets is None or i in targets]
+    failed: list[int] = []
     with apprise.LogCapture(level=logging.WARNING) as captured, guarded_sockets(allow_private=settings.allow_private_hosts):
-        for part in parts:
+        for i in chosen:
             notifier = apprise.Apprise()
-            notifier.add(part)
+            notifier.add(parts[i])
             if not notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT):
-                failed += 1
+                failed.append(i)
     if not failed:
         return
     reason = " ".join(captured.getvalue().split())[:300] or "no reason given"
-    if failed < len(parts):
-        raise PartialDeliveryError(f"The notification to {redact(url)} reached {len(parts) - failed} of its "
-                                   f"{len(parts)} targets: {reason}")
+    if len(failed) < len(chosen) or targets is not None:
+        raise PartialDeliveryError(f"The notification to {redact(url)} reached {len(parts) - len(failed)} of its "
+                                   f"{len(parts)} targets: {reason}", tuple(failed))
     raise DeliveryError(f"The notification to {redact(url)} failed: {reason}")
 
 
@@ -171,16 +179,15 @@ class AlertService:
         self.settings = settings
 
     def tick(self, now: datetime | None = None) -> list[Pushed]:
-        """Push what is due for every active alert; one failing alert does not stop the others."""
-        from .store import developments as development_store
-        from .stories.develop import headline_of
-
+        """Push what is due for every active alert; one failing alert does not stop the others. Targets
+        that failed while the rest of their URL's were reached are tried again first, when due."""
         now = now or utcnow()
         done: list[Pushed] = []
         with self.db.read() as conn:
             active = alert_store.list_alerts(conn, active_only=True)
             names = {t.id: t for t in topic_store.list_topics(conn)}
         for alert in active:
+            done += self._retry(alert, names, now)
             with self.db.read() as conn:
                 due = alert_store.candidates(conn, alert, since=now - RECENT)
             for row in due:
@@ -190,15 +197,14 @@ class AlertService:
                 with self.db.write() as conn:
                     if not alert_store.claim(conn, alert.id, row.topic_id, row.development_id, now):
                         continue
-                    members = development_store.development_entries(conn, row.topic_id, [row.development_id])
-                head = headline_of(members.get(row.development_id, []))
-                title, body = message(topic.name, topic.slug, alert.trigger, head.title if head else "(untitled)", row,
-                                      self.settings, head.url if head else None)
+                title, body = self._message(alert, topic, row)
                 try:
                     push(alert.url, title, body, self.settings)
                 except PartialDeliveryError as exc:  # sent to some targets: kept as sent, not repeated to them
                     with self.db.write() as conn:
                         alert_store.record(conn, alert.id, sent_at=utcnow(), error=str(exc))
+                        alert_store.set_retry(conn, alert.id, row.development_id, list(exc.failed), retries=0,
+                                              retry_at=now + RETRY_FIRST)
                     done.append(Pushed(alert.id, topic.slug, row.development_id, False, str(exc)))
                     continue
                 except (DeliveryError, InvalidInputError) as exc:
@@ -210,4 +216,53 @@ class AlertService:
                 with self.db.write() as conn:
                     alert_store.record(conn, alert.id, sent_at=utcnow())
                 done.append(Pushed(alert.id, topic.slug, row.development_id, True, title))
+        return done
+
+    def _message(self, alert, topic, row) -> tuple[str, str]:  # noqa: ANN001
+        from .store import developments as development_store
+        from .stories.develop import headline_of
+
+        with self.db.read() as conn:
+            members = development_store.development_entries(conn, row.topic_id, [row.development_id])
+        head = headline_of(members.get(row.development_id, []))
+        return message(topic.name, topic.slug, alert.trigger, head.title if head else "(untitled)", row,
+                       self.settings, head.url if head else None)
+
+    def _retry(self, alert, names: dict, now: datetime) -> list[Pushed]:  # noqa: ANN001
+        """Send due developments to the targets that failed them, alone; back off while they fail, and give
+        up after RETRIES tries (the alert's last error says so)."""
+        done: list[Pushed] = []
+        with self.db.read() as conn:
+            due = alert_store.retries_due(conn, alert.id, now)
+        for retry in due:
+            with self.db.write() as conn:
+                if not alert_store.claim_retry(conn, retry, alert.id, now + RETRY_LEASE):
+                    continue  # another process has it
+                row = alert_store.development_row(conn, retry.topic_id, retry.development_id)
+            topic = names.get(retry.topic_id)
+            targets = [int(t) for t in (retry.retry_targets or "").split(",") if t.strip().isdigit()]
+            if row is None or topic is None or not targets:  # merged away (carried over), or its topic removed
+                with self.db.write() as conn:
+                    alert_store.set_retry(conn, alert.id, retry.development_id, None, retries=retry.retries,
+                                          retry_at=None)
+                continue
+            title, body = self._message(alert, topic, row)
+            try:
+                push(alert.url, title, body, self.settings, targets=targets)
+            except (DeliveryError, InvalidInputError) as exc:
+                still = list(getattr(exc, "failed", ())) or targets
+                tries = retry.retries + 1
+                gave_up = tries >= RETRIES
+                error = str(exc) + (f" Gave up on {len(still)} of its targets after {tries} tries." if gave_up else "")
+                with self.db.write() as conn:
+                    alert_store.set_retry(conn, alert.id, retry.development_id, None if gave_up else still,
+                                          retries=tries, retry_at=now + RETRY_FIRST * 2 ** tries)
+                    alert_store.record(conn, alert.id, error=error)
+                done.append(Pushed(alert.id, topic.slug, retry.development_id, False, error))
+                continue
+            with self.db.write() as conn:
+                alert_store.set_retry(conn, alert.id, retry.development_id, None, retries=retry.retries + 1,
+                                      retry_at=None)
+                alert_store.record(conn, alert.id, sent_at=utcnow())
+            done.append(Pushed(alert.id, topic.slug, retry.development_id, True, title))
         return done

@@ -50,4 +50,9 @@ class DeliveryError(FollowupError):
 
 class PartialDeliveryError(DeliveryError):
     """A notification URL with several targets reached some of them: sending it again would repeat it to
-    those, so it counts as sent, and the failure is reported."""
+    those, so it counts as sent, and the failure is reported. `failed`: the positions of the targets that
+    failed (to try those alone again)."""
+
+    def __init__(self, message: str, failed: tuple[int, ...] = ()):
+        super().__init__(message)
+        self.failed = failed

@@ -321,8 +321,14 @@ class AlertSent(Base):
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
     development_id: Mapped[int] = mapped_column(Integer)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Targets of the alert's URL that failed when the rest were reached (positions, "1,3"): tried again at
+    # `retry_at`, with a backoff, until they have it or `retries` runs out (service/alerts.py).
+    retry_targets: Mapped[str | None] = mapped_column(String(200))
+    retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (UniqueConstraint("alert_id", "development_id", name="uq_alert_log_development"),)
+    __table_args__ = (UniqueConstraint("alert_id", "development_id", name="uq_alert_log_development"),
+                      Index("ix_alert_log_retry_at", "alert_id", "retry_at"))
 
 
 def utcnow() -> datetime:

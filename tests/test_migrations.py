@@ -285,3 +285,49 @@ def test_upgrade_merges_sqlite_database(tmp_path):
 @pytest.mark.postgres
 def test_upgrade_merges_postgres_database(empty_pg_url):
     _upgrade_merges(empty_pg_url)
+
+
+def _upgrade_alert_retries(url):
+    """0013: an alert's log rows written before it have nothing to retry; a downgrade keeps them."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import text
+
+    db = Database(url)
+    now = datetime(2023, 3, 6, tzinfo=timezone.utc)
+    stamp = now if db.dialect != "sqlite" else now.replace(tzinfo=None)
+    try:
+        upgrade(db, "0012")
+        with db.write() as conn:
+            conn.execute(text("INSERT INTO topics (slug, name, description, query, aliases, active, created_at, updated_at, meaning) "
+                              "VALUES ('fl', 'FL', '', 'forced labor', '{}', true, :now, :now, 'off')"), {"now": stamp})
+            conn.execute(text("INSERT INTO alerts (url, topic_id, trigger, paused, created_at, active_since) "
+                              "VALUES ('json://127.0.0.1/', 1, 'new', false, :now, :now)"), {"now": stamp})
+            conn.execute(text("INSERT INTO alert_log (alert_id, topic_id, development_id, sent_at) VALUES (1, 1, 7, :now)"),
+                         {"now": stamp})
+        upgrade(db)
+        with db.read() as conn:
+            assert conn.execute(text("SELECT development_id, retry_targets, retries, retry_at FROM alert_log")).all() == \
+                [(7, None, 0, None)]
+        from alembic import command
+
+        from service.db import alembic_config
+
+        cfg = alembic_config(db)
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0012")
+        with db.read() as conn:
+            assert conn.execute(text("SELECT alert_id, development_id FROM alert_log")).all() == [(1, 7)]
+        upgrade(db)
+    finally:
+        db.dispose()
+
+
+def test_upgrade_alert_retries_sqlite_database(tmp_path):
+    _upgrade_alert_retries(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+@pytest.mark.postgres
+def test_upgrade_alert_retries_postgres_database(empty_pg_url):
+    _upgrade_alert_retries(empty_pg_url)

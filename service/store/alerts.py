@@ -110,11 +110,44 @@ def carry_over(conn: Connection, merged: list[tuple[int, int]]) -> None:
     """Developments merged (absorbed id, into id; service/stories/develop.py): an alert that pushed the
     absorbed one has pushed the event, and does not push the merged one again as it grows."""
     for absorbed, into in merged:
-        for r in conn.execute(select(log.c.alert_id, log.c.topic_id, log.c.sent_at)
+        for r in conn.execute(select(log.c.alert_id, log.c.topic_id, log.c.sent_at, log.c.retry_targets,
+                                     log.c.retries, log.c.retry_at)
                               .where(log.c.development_id == absorbed)).all():
+            # Targets still to be tried get the merged development instead (the absorbed one is gone).
             conn.execute(insert(conn, log).values(alert_id=r.alert_id, topic_id=r.topic_id, development_id=into,
-                                                  sent_at=r.sent_at)
+                                                  sent_at=r.sent_at, retry_targets=r.retry_targets,
+                                                  retries=r.retries, retry_at=r.retry_at)
                          .on_conflict_do_nothing(index_elements=["alert_id", "development_id"]))
+
+
+def set_retry(conn: Connection, alert_id: int, development_id: int, targets: list[int] | None, *,
+              retries: int, retry_at: datetime | None) -> None:
+    """Keep the targets of a push that failed to try them again at `retry_at` (None: nothing left to try)."""
+    conn.execute(update(log).where(log.c.alert_id == alert_id, log.c.development_id == development_id)
+                 .values(retry_targets=",".join(map(str, targets)) if targets else None, retries=retries,
+                         retry_at=retry_at if targets else None))
+
+
+def retries_due(conn: Connection, alert_id: int, now: datetime) -> list[Row]:
+    """Log rows whose failed targets are due to be tried again, oldest first; `targets` as positions."""
+    return conn.execute(select(log.c.topic_id, log.c.development_id, log.c.retry_targets, log.c.retries,
+                               log.c.retry_at)
+                        .where(log.c.alert_id == alert_id, log.c.retry_at.is_not(None), log.c.retry_at <= now)
+                        .order_by(log.c.retry_at, log.c.id)).all()
+
+
+def claim_retry(conn: Connection, row: Row, alert_id: int, until: datetime) -> bool:
+    """Take a due retry (a row of `retries_due`) for this process until `until`: False when another
+    process took it first (its `retry_at` moved)."""
+    taken = conn.execute(update(log).where(log.c.alert_id == alert_id, log.c.development_id == row.development_id,
+                                           log.c.retry_at == row.retry_at).values(retry_at=until))
+    return taken.rowcount == 1
+
+
+def development_row(conn: Connection, topic_id: int, development_id: int) -> Row | None:
+    """One development's stats as `candidates` gives them (for a retried push's message)."""
+    return conn.execute(development_stats().where(matches.c.topic_id == topic_id,
+                                                  matches.c.development_id == development_id)).first()
 
 
 def release(conn: Connection, alert_id: int, development_id: int) -> None:

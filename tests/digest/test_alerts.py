@@ -175,57 +175,115 @@ def test_a_failing_target_is_tried_again_and_then_sends_once(db, settings, tmp_p
     assert AlertService(db, settings).tick() == []
 
 
+class Inbox:
+    """A real SMTP server (aiosmtpd) on loopback that refuses the addresses in `refused` and keeps, per
+    message, the addresses it took."""
+
+    def __init__(self, refused: set[str]):
+        import socket
+
+        from aiosmtpd.controller import Controller
+
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self.refused = refused
+        self.received: list[list[str]] = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201, N802
+        if address in self.refused:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        self.received.append(list(envelope.rcpt_tos))
+        return "250 OK"
+
+    def url(self, *to: str) -> str:
+        return f"mailto://127.0.0.1:{self.port}?smtp=127.0.0.1&mode=insecure&from=alerts@example.com&to={','.join(to)}"
+
+    def __enter__(self):
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc):  # noqa: ANN002
+        self.controller.stop()
+
+
+def alert_on_one_report(db, tmp_path, url: str, settings) -> None:  # noqa: ANN001
+    from service.feeds.refresh import Pipeline
+
+    seed_topics(db, tmp_path)
+    with db.write() as conn:
+        alert_store.add_alert(conn, url=url, topic_id=None, trigger="new", min_outlets=None,
+                              now=utcnow() - timedelta(minutes=1))
+    feed = tmp_path / "kh.xml"
+    write_feed(feed, "Korea Herald", [("Japan and South Korea hold talks on wartime forced labor compensation",
+                                       "https://kh.example/1", "Victims of forced labour.", 1)])
+    Pipeline(db, settings).ingest_file(feed)
+
+
 def test_an_alert_to_two_addresses_one_refused_is_not_sent_again_to_the_other(db, settings, tmp_path):
     """One Apprise URL, two targets (an email to two addresses), and the mail server (a real aiosmtpd
     server on loopback) refuses one. Apprise gives one result per URL, so the previous release counted the
     push as failed and sent it again on every cycle: the reader whose address works got the same alert
     each time. Each target is now sent alone: the working one gets it once, the alert shows which failed."""
-    import socket
-
-    from aiosmtpd.controller import Controller
-
-    from service.feeds.refresh import Pipeline
-
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    received: list[list[str]] = []
-
-    class Inbox:
-        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201, N802
-            if address.startswith("gone@"):
-                return "550 5.1.1 No such mailbox"
-            envelope.rcpt_tos.append(address)
-            return "250 OK"
-
-        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
-            received.append(list(envelope.rcpt_tos))
-            return "250 OK"
-
-    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        seed_topics(db, tmp_path)
-        url = (f"mailto://127.0.0.1:{port}?smtp=127.0.0.1&mode=insecure&from=alerts@example.com"
-               "&to=reader@example.com,gone@example.com")
-        with db.write() as conn:
-            alert_store.add_alert(conn, url=url, topic_id=None, trigger="new", min_outlets=None,
-                                  now=utcnow() - timedelta(minutes=1))
-        feed = tmp_path / "kh.xml"
-        write_feed(feed, "Korea Herald", [("Japan and South Korea hold talks on wartime forced labor compensation",
-                                           "https://kh.example/1", "Victims of forced labour.", 1)])
-        Pipeline(db, settings).ingest_file(feed)
+    with Inbox({"gone@example.com"}) as inbox:
+        alert_on_one_report(db, tmp_path, inbox.url("reader@example.com", "gone@example.com"), settings)
         pushed = AlertService(db, settings).tick()
         assert pushed and not any(p.ok for p in pushed) and "reached 1 of its 2 targets" in pushed[0].detail
         assert AlertService(db, settings).tick() == []  # not sent again
         assert AlertService(db, settings).tick() == []
-        assert received == [["reader@example.com"]] * len(pushed)
+        assert inbox.received == [["reader@example.com"]] * len(pushed)
         with db.read() as conn:
             (alert,) = alert_store.list_alerts(conn)
         assert alert.last_sent_at is not None and "reached 1 of its 2 targets" in alert.last_error
-    finally:
-        controller.stop()
+
+
+def test_a_target_that_failed_gets_the_development_later_and_alone(db, settings, tmp_path):
+    """The address refused at first is tried again, alone, once its backoff is due: it gets the alert
+    when its mailbox comes back, and the address that had it does not get it twice. The previous release
+    never sent it to the refused address again."""
+    with Inbox({"late@example.com"}) as inbox:
+        alert_on_one_report(db, tmp_path, inbox.url("reader@example.com", "late@example.com"), settings)
+        start = utcnow()
+        service = AlertService(db, settings)
+        (first,) = service.tick(start)
+        assert not first.ok and "reached 1 of its 2 targets" in first.detail
+        assert service.tick(start + timedelta(minutes=1)) == []  # not due yet
+        still = service.tick(start + timedelta(minutes=6))  # due, and still refused: backs off
+        assert len(still) == 1 and not still[0].ok
+        assert service.tick(start + timedelta(minutes=7)) == []
+        inbox.refused.clear()  # the mailbox is back
+        (retried,) = service.tick(start + timedelta(minutes=20))
+        assert retried.ok and retried.development_id == first.development_id
+        assert inbox.received == [["reader@example.com"], ["late@example.com"]]
+        assert service.tick(start + timedelta(hours=6)) == []
+
+
+def test_a_target_that_keeps_failing_is_given_up_after_its_retries(db, settings, tmp_path):
+    from service.alerts import RETRIES, RETRY_FIRST
+
+    with Inbox({"gone@example.com"}) as inbox:
+        alert_on_one_report(db, tmp_path, inbox.url("reader@example.com", "gone@example.com"), settings)
+        service = AlertService(db, settings)
+        at = utcnow()
+        assert len(service.tick(at)) == 1
+        tries = 0
+        for n in range(RETRIES + 2):
+            at += RETRY_FIRST * 2 ** n + timedelta(seconds=1)
+            pushed = service.tick(at)
+            tries += len(pushed)
+            assert not any(p.ok for p in pushed)
+        assert tries == RETRIES
+        with db.read() as conn:
+            (alert,) = alert_store.list_alerts(conn)
+        assert f"Gave up on 1 of its targets after {RETRIES} tries" in alert.last_error
+        assert inbox.received == [["reader@example.com"]]
+        assert service.tick(at + timedelta(days=1)) == []
 
 
 def test_alert_urls_are_checked(settings):
