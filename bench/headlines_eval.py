@@ -16,6 +16,10 @@ to (the plurality; a tie counts any of the tied events as right). Rules:
 - `words`: the report whose headline shares the most (rarity-weighted) words with the others;
 - `meaning`: the report whose headline vector is closest to the others' (all-MiniLM-L6-v2).
 
+A second table counts, per list, the written events of 3+ reports that some line of the timeline names
+(its report is in the event): with one headline per development (either rule), and with the headline
+plus a line per day (`develop.day_lines`, shipped), and how many lines each shows.
+
     .venv/bin/python bench/headlines_eval.py
 """
 
@@ -29,7 +33,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import developments_eval as dev  # noqa: E402
-from service.stories.develop import MEANING_THRESHOLD, develop, headline_index, representative_index  # noqa: E402
+from service.stories.develop import (  # noqa: E402
+    MEANING_THRESHOLD,
+    day_lines,
+    develop,
+    headline_index,
+    headline_of,
+    representative_index,
+)
 from service.stories.meaning import vector  # noqa: E402
 
 WRITTEN = Path(__file__).resolve().parent / "developments"
@@ -52,8 +63,9 @@ RULES = {
 }
 
 
-def groups(spec: dict) -> tuple[list[list], list[list], dict[int, str]]:
-    """The developments (members oldest first) in the list's months, and each one's days of 3+ entries."""
+def groups(spec: dict) -> tuple[list[list], list[list], dict[int, str], list[list]]:
+    """The developments (members oldest first) of 3+ entries in the list's months, each one's days of 3+
+    entries, the written event of each entry, and every development."""
     gold_of = {i: f"g{n}" for n, d in enumerate(spec["development"]) for i in d["items"]}
     months = set(spec.get("months", [3, 4]))
     prior = set(range(1, max(months) + 1))
@@ -77,7 +89,28 @@ def groups(spec: dict) -> tuple[list[list], list[list], dict[int, str]]:
         for item in m:
             per_day[item.published_at.date()].append(item)
         days += [d for d in per_day.values() if len(d) >= MIN_SHOWN]
-    return whole, days, {i: gold_of.get(i, f"unlisted-{i}") for i in (x.entry_id for m in members.values() for x in m)}
+    gold = {i: gold_of.get(i, f"unlisted-{i}") for i in (x.entry_id for m in members.values() for x in m)}
+    return whole, days, gold, list(members.values())
+
+
+LINES = {  # what a timeline shows of a development: its headline, or that and a line per day
+    "one headline (busiest day's first)": lambda m: [m[headline_index([x.published_at for x in m])]],
+    "one headline (words)": lambda m: [headline_of(m)],
+    "+ a line per day (shipped)": lambda m: [headline_of(m)] + [line.head for line in day_lines(m)],
+}
+
+
+def visible(developments: list[list], gold: dict[int, str], lines) -> tuple[int, int, int]:  # noqa: ANN001
+    """Of the written events with 3+ reports, how many a line shown names (its report is in the event);
+    and how many lines are shown in all."""
+    sizes = Counter(gold.values())
+    events = {g for g, n in sizes.items() if n >= MIN_SHOWN and not g.startswith("unlisted")}
+    named, shown = set(), 0
+    for m in developments:
+        heads = lines(m)
+        shown += len(heads)
+        named |= {gold[h.entry_id] for h in heads}
+    return len(events & named), len(events), shown
 
 
 def right(members: list, index: int, gold: dict[int, str]) -> bool:
@@ -92,11 +125,16 @@ def main() -> None:
         raise SystemExit("This bench needs the meaning extra (pip install -e '.[meaning]').")
     totals = {kind: Counter() for kind in ("whole", "day")}
     counts = Counter()
+    seen: dict[str, list[int]] = {}
+    table: list = []
     print("| written list | shown as | groups | " + " | ".join(RULES) + " |")
     print("|---|---|---:|" + "---:|" * len(RULES))
     for path in sorted(WRITTEN.glob("*.toml")):
         spec = tomllib.loads(path.read_text(encoding="utf-8"))
-        whole, days, gold = groups(spec)
+        whole, days, gold, developments = groups(spec)
+        for name, lines in LINES.items():
+            seen[name] = [a + b for a, b in zip(seen.get(name, (0, 0, 0)), visible(developments, gold, lines))]
+        table.append((path.stem, {name: visible(developments, gold, lines) for name, lines in LINES.items()}))
         for kind, shown in (("whole", whole), ("day", days)):
             scores = {name: sum(right(m, rule(m), gold) for m in shown) for name, rule in RULES.items()}
             for name, s in scores.items():
@@ -107,6 +145,11 @@ def main() -> None:
     for kind in ("whole", "day"):
         cells = " | ".join(f"**{totals[kind][name] / counts[kind]:.3f}**" for name in RULES)
         print(f"| all lists | {kind} | {counts[kind]} | {cells} |")
+    print("\nWritten events of 3+ reports a timeline line names (named / events; lines shown)\n")
+    print("| written list | " + " | ".join(LINES) + " |")
+    print("|---|" + "---:|" * len(LINES))
+    for stem, cells in table + [("**all lists**", seen)]:
+        print(f"| {stem} | " + " | ".join(f"{n}/{e} ({n / e:.2f}); {k} lines" for n, e, k in cells.values()) + " |")
 
 
 if __name__ == "__main__":

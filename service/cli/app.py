@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import wraps
 from typing import Annotated, Any
 
@@ -143,13 +143,13 @@ def check_format(fmt: str, allowed: Iterable[str] = FORMATS) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # a datetime is a date
         return value.isoformat()
     return value
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # a datetime is a date
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 

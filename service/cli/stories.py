@@ -89,6 +89,8 @@ def timeline(slug: Annotated[str, typer.Argument(help="The topic.")], db: DbOpti
         span = f"{first:%Y-%m-%d}" + (f" → {d['last_seen']:%m-%d}" if d["last_seen"].date() != first.date() else "")
         marker = "" if d["status"] == "new" else "  (continuing)"
         out.print(f"{span:<18} {d['topic_headline']}{marker}", markup=False)
+        for line in d.get("days", []):
+            out.print(f"{'':<18}   {line['day']:%m-%d}: {line['headline']} ({line['entries']})", markup=False)
         feeds = sorted({e["feed"] or "?" for e in d["entries"]})
         shown = ", ".join(feeds[:6]) + (f" and {len(feeds) - 6} more" if len(feeds) > 6 else "")
         wider = d.get("story_outlets") or 0

@@ -36,7 +36,8 @@ import re
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from typing import Any
+from datetime import date, datetime, timedelta
 
 from ..topics.text import readable
 from .cluster import Terms, normalized_title, terms, zipf
@@ -465,6 +466,35 @@ def headline_of(members: list):  # noqa: ANN201
     `title` and `published_at`; `representative_index`), or None for no members."""
     return members[representative_index([m.title for m in members], [m.published_at for m in members])] \
         if members else None
+
+
+@dataclass(frozen=True)
+class DayLine:
+    """One day of a development that runs over several: the report that heads that day, and how many."""
+
+    day: date
+    head: Any
+    entries: int
+
+
+def day_lines(members: list, min_entries: int = 2) -> list[DayLine]:
+    """What a development that runs over several days (UTC) shows besides its headline: for each day with
+    at least `min_entries` of its reports, oldest first, the report that says what most of that day's say
+    (`headline_of`), unless it is the development's own headline. A day's single report is a straggler.
+    Empty for a development of one day. Where one development holds an event's successive acts (the deal,
+    the House vote, the Senate vote, a day apart: the grouping's open failure on a flood), the reader sees
+    each of them named."""
+    by_day: dict[date, list] = defaultdict(list)
+    for m in members:
+        by_day[m.published_at.date()].append(m)
+    if len(by_day) < 2:
+        return []
+    head = headline_of(members)
+    lines = []
+    for day in sorted(by_day):
+        if len(by_day[day]) >= min_entries and (top := headline_of(by_day[day])) is not head:
+            lines.append(DayLine(day, top, len(by_day[day])))
+    return lines
 
 
 @dataclass

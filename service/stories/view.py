@@ -13,7 +13,7 @@ from ..db import Database
 from ..store import developments as development_store
 from ..store import stories as story_store
 from ..store import topics as topic_store
-from .develop import headline_of
+from .develop import day_lines, headline_of
 
 
 def load_stories(db: Database, *, topic: str | None, since: datetime | None, until: datetime | None,
@@ -42,9 +42,14 @@ def load_developments(db: Database, topic: str, *, since: datetime | None, until
     for d in developments:
         status = "new" if since is None or d["first_seen"] >= since else "continuing"
         own = members.get(d["id"], [])
-        d["headline"] = head.title if (head := headline_of(own)) else ""
+        head = headline_of(own)
+        d["headline"] = head.title if head else ""
         data.append(dict(
-            d, status=status,
+            d, status=status, headline_url=head.url if head else None,
+            # A development over several days names each day's report that says what most say (the acts a
+            # flood's development holds: develop.day_lines).
+            days=[dict(day=line.day, headline=line.head.title, url=line.head.url, entries=line.entries)
+                  for line in day_lines(own)],
             # The names the topic views have always read (a development *is* the topic's view of an event).
             topic_headline=d["headline"], topic_first_seen=d["first_seen"], topic_entry_count=d["entry_count"],
             topic_outlets=d["outlets"],

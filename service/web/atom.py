@@ -30,12 +30,16 @@ def topic_atom(*, topic, stories: list[dict], base_url: str, now: datetime) -> s
     ]
     for s in stories:
         on_topic = s["entries"]
-        link = next((e["url"] for e in on_topic if e["url"] and e["url"].startswith(("http://", "https://"))), None)
+        urls = [s.get("headline_url")] + [e["url"] for e in on_topic]  # the report that heads it, else the first
+        link = next((u for u in urls if u and u.startswith(("http://", "https://"))), None)
         outlets = sorted({e["feed"] or "?" for e in on_topic})
         items = "".join(f"<li><a href={quoteattr(e['url'])}>{escape(e['feed'] or '?')}</a>: {escape(e['title'])}</li>"
                         if e["url"] and e["url"].startswith(("http://", "https://"))
                         else f"<li>{escape(e['feed'] or '?')}: {escape(e['title'])}</li>" for e in on_topic[:20])
-        content = f"<p>{len(outlets)} outlet{'s' if len(outlets) != 1 else ''} on {escape(topic.slug)}:</p><ul>{items}</ul>"
+        days = "".join(f"<li>{line['day']:%Y-%m-%d}: {escape(line['headline'] or '')} ({line['entries']})</li>"
+                       for line in s.get("days", []))
+        content = (f"<p>Day by day:</p><ul>{days}</ul>" if days else "") + \
+            f"<p>{len(outlets)} outlet{'s' if len(outlets) != 1 else ''} on {escape(topic.slug)}:</p><ul>{items}</ul>"
         parts += [
             "<entry>",
             f"<id>urn:followup:development:{escape(topic.slug)}:{s['id']}</id>",

@@ -1,0 +1,101 @@
+"""A development that runs over several days names each day's report that says what most of that day's
+say: where one development holds an event's successive acts (a flood topic's open failure), the reader of
+the timeline, the topic page, the API and the Atom feed still sees each act. Real data: the US debt-ceiling
+deal of May–June 2023 and its hand-written development list (bench/developments/debt-ceiling-2023-05-06.toml)."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from datetime import datetime
+from types import SimpleNamespace
+
+from service.stories.develop import day_lines, headline_of
+
+from ..conftest import REPO, shared_data
+
+WRITTEN = REPO / "bench" / "developments" / "debt-ceiling-2023-05-06.toml"
+ACTS = {"deal": "reach a deal in principle", "house": "The House passes", "senate": "The Senate passes"}
+
+
+def written() -> tuple[dict[int, str], dict[str, set[int]]]:
+    spec = tomllib.loads(WRITTEN.read_text(encoding="utf-8"))
+    event_of = {i: d["name"] for d in spec["development"] for i in d["items"]}
+    acts = {act: next(set(d["items"]) for d in spec["development"] if words in d["name"]) for act, words in ACTS.items()}
+    return event_of, acts
+
+
+def corpus(ids: set[int] | None = None) -> list[dict]:
+    from bench.corpus import items
+
+    rows = [i for i in items(months={5, 6}) if "2023-05-26" <= i["date_published"][:10] <= "2023-06-03"
+            and (ids is None and re.search(r"debt (ceiling|limit)", f"{i.get('title')} {i.get('description')}", re.I)
+                 or ids is not None and i["id"] in ids)]
+    return sorted(rows, key=lambda i: i["date_published"])
+
+
+def test_each_day_of_a_development_that_holds_several_acts_is_named_by_its_own_act():
+    """The deal, the House vote and the Senate vote as one development (what the grouping made of them):
+    its headline names one act, and each day's line names the act most of that day's reports are about."""
+    shared_data()
+    event_of, acts = written()
+    rows = corpus(set().union(*acts.values()))
+    members = [SimpleNamespace(entry_id=i["id"], title=i["title"], url=i["link"],
+                               published_at=datetime.fromisoformat(i["date_published"])) for i in rows]
+    lines = day_lines(members)
+    named = {event_of[headline_of(members).entry_id]} | {event_of[line.head.entry_id] for line in lines}
+    assert {event_of[next(iter(ids))] for ids in acts.values()} <= named
+    for line in lines:
+        day = [m for m in members if m.published_at.date() == line.day]
+        most = max({event_of[m.entry_id] for m in day}, key=lambda e: sum(event_of[m.entry_id] == e for m in day))
+        assert sum(event_of[m.entry_id] == event_of[line.head.entry_id] for m in day) == \
+            sum(event_of[m.entry_id] == most for m in day), (line.day, line.head.title)
+    assert day_lines(members[:1]) == [] and day_lines([m for m in members if m.published_at.day == 1]) == []
+
+
+def test_the_timeline_names_the_deal_the_house_vote_and_the_senate_vote(cli, tmp_path):
+    """Every report of 26 May–3 June 2023 naming the debt ceiling, ingested per source, and a topic on it:
+    whatever the grouping makes of the week, the deal, the House vote and the Senate vote are each named by
+    a development's headline or one of its day lines (the API's `days`), and the Atom feed says them."""
+    shared_data()
+    from bench.corpus import write_feeds
+
+    event_of, acts = written()
+    rows = corpus()
+    event_of_url = {i["link"]: event_of.get(i["id"]) for i in rows}
+    db = f"sqlite:///{tmp_path / 'debt.db'}"
+    paths = write_feeds(iter(rows), tmp_path / "feeds")
+    assert cli("ingest", *map(str, paths), "--db", db).exit_code == 0
+    added = cli("topics", "add", "debt-ceiling", "--name", "US debt ceiling", "--query", '"debt ceiling" OR "debt limit"',
+                "--db", db)
+    assert added.exit_code == 0, added.stderr
+    shown = cli("stories", "--topic", "debt-ceiling", "--since", "2023-05-26", "--until", "2023-06-04", "--limit", "300",
+                "--format", "json", "--db", db)
+    assert shown.exit_code == 0, shown.stderr
+    developments = json.loads(shown.stdout)
+    named = {event_of_url.get(d["headline_url"]) for d in developments} | \
+        {event_of_url.get(line["url"]) for d in developments for line in d["days"]}
+    for act, ids in acts.items():
+        assert event_of[next(iter(ids))] in named, act
+    assert any(d["days"] for d in developments)
+    timeline = cli("timeline", "debt-ceiling", "--since", "2023-05-26", "--until", "2023-06-04", "--limit", "300",
+                   "--db", db)
+    assert timeline.exit_code == 0 and re.search(r"^\s+0[56]-\d\d: .+ \(\d+\)$", timeline.stdout, re.M)
+    # The topic page and the Atom feed show the same day lines.
+    from fastapi.testclient import TestClient
+
+    from service.config import Settings
+    from service.db import Database
+    from service.web.app import create_app
+
+    lines = [line for d in developments for line in d["days"]]
+    database = Database(db)
+    try:
+        with TestClient(create_app(Settings(database_url=db, allowed_hosts="testserver"), database)) as client:
+            page = client.get("/topics/debt-ceiling").text
+            atom = client.get("/topics/debt-ceiling.atom").text
+    finally:
+        database.dispose()
+    assert 'class="days"' in page and "Day by day:" in atom
+    assert any(line["headline"].replace("'", "&#39;") in page for line in lines)
