@@ -17,6 +17,7 @@ from .errors import DeliveryError, InvalidInputError, PartialDeliveryError
 from .models import utcnow
 from .net import BlockedAddressError, check_url_host, guarded_sockets
 from .store import alerts as alert_store
+from .store._sql import aware
 from .store import topics as topic_store
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,9 @@ def push(url: str, title: str, body: str, settings: Settings, targets: Collectio
     check_alert_url(url, settings)
     parts = _per_target(apprise.Apprise.instantiate(url))
     chosen = [i for i in range(len(parts)) if targets is None or i in targets]
+    if targets is not None and len(chosen) != len(set(targets)):
+        raise DeliveryError(f"The notification to {redact(url)} has {len(parts)} targets, not the ones to try "
+                            "again; nothing was sent")
     failed: list[int] = []
     with apprise.LogCapture(level=logging.WARNING) as captured, guarded_sockets(allow_private=settings.allow_private_hosts):
         for i in chosen:
@@ -139,7 +143,10 @@ def push(url: str, title: str, body: str, settings: Settings, targets: Collectio
     if not failed:
         return
     reason = " ".join(captured.getvalue().split())[:300] or "no reason given"
-    if len(failed) < len(chosen) or targets is not None:
+    if targets is not None:
+        raise PartialDeliveryError(f"The notification to {redact(url)} failed again for {len(failed)} of the "
+                                   f"{len(chosen)} targets tried again: {reason}", tuple(failed))
+    if len(failed) < len(chosen):
         raise PartialDeliveryError(f"The notification to {redact(url)} reached {len(parts) - len(failed)} of its "
                                    f"{len(parts)} targets: {reason}", tuple(failed))
     raise DeliveryError(f"The notification to {redact(url)} failed: {reason}")
@@ -161,8 +168,6 @@ def message(topic_name: str, slug: str, trigger: str, headline: str, row, settin
         title = f"New on {topic_name}: {headline}"
     else:
         title = f"{row.outlets} outlets on {topic_name}: {headline}"
-    from .store._sql import aware
-
     first = aware(row.first)
     lines = [headline, f"{first:%Y-%m-%d %H:%M} UTC · {row.outlets} outlet{'s' if row.outlets != 1 else ''} · "
                        f"{row.entries} entr{'ies' if row.entries != 1 else 'y'}"]
@@ -230,39 +235,48 @@ class AlertService:
 
     def _retry(self, alert, names: dict, now: datetime) -> list[Pushed]:  # noqa: ANN001
         """Send due developments to the targets that failed them, alone; back off while they fail, and give
-        up after RETRIES tries (the alert's last error says so)."""
+        up after RETRIES tries, on a retry older than RECENT (an alert paused meanwhile), or when its
+        development is gone (the alert's last error says so). Anything a try raises counts as a failed try."""
         done: list[Pushed] = []
         with self.db.read() as conn:
             due = alert_store.retries_due(conn, alert.id, now)
         for retry in due:
+            lease = max(now, utcnow()) + RETRY_LEASE  # a tick can outlast a lease taken from its start
             with self.db.write() as conn:
-                if not alert_store.claim_retry(conn, retry, alert.id, now + RETRY_LEASE):
+                if not alert_store.claim_retry(conn, retry, alert.id, lease):
                     continue  # another process has it
                 row = alert_store.development_row(conn, retry.topic_id, retry.development_id)
             topic = names.get(retry.topic_id)
             targets = [int(t) for t in (retry.retry_targets or "").split(",") if t.strip().isdigit()]
-            if row is None or topic is None or not targets:  # merged away (carried over), or its topic removed
+            stale = aware(retry.sent_at) < now - RECENT
+            if row is None or topic is None or not targets or stale:
+                reason = ("it is older than two days (the alert was paused)" if stale else
+                          "its development is gone (merged into another, or its topic removed)")
+                error = f"Gave up on {len(targets)} target{'s' if len(targets) != 1 else ''} of a development: {reason}."
                 with self.db.write() as conn:
-                    alert_store.set_retry(conn, alert.id, retry.development_id, None, retries=retry.retries,
-                                          retry_at=None)
+                    if alert_store.set_retry(conn, alert.id, retry.development_id, None, retries=retry.retries,
+                                             retry_at=None, leased=lease):
+                        alert_store.record(conn, alert.id, error=error)
                 continue
-            title, body = self._message(alert, topic, row)
             try:
+                title, body = self._message(alert, topic, row)
                 push(alert.url, title, body, self.settings, targets=targets)
-            except (DeliveryError, InvalidInputError) as exc:
+            except Exception as exc:  # noqa: BLE001 - a try that failed, whatever failed in it
                 still = list(getattr(exc, "failed", ())) or targets
                 tries = retry.retries + 1
                 gave_up = tries >= RETRIES
-                error = str(exc) + (f" Gave up on {len(still)} of its targets after {tries} tries." if gave_up else "")
+                error = (str(exc) if isinstance(exc, (DeliveryError, InvalidInputError))
+                         else f"The retry failed: {type(exc).__name__}: {exc}")
+                error += f" Gave up on {len(still)} of its targets after {tries} tries." if gave_up else ""
                 with self.db.write() as conn:
-                    alert_store.set_retry(conn, alert.id, retry.development_id, None if gave_up else still,
-                                          retries=tries, retry_at=now + RETRY_FIRST * 2 ** tries)
-                    alert_store.record(conn, alert.id, error=error)
+                    if alert_store.set_retry(conn, alert.id, retry.development_id, None if gave_up else still,
+                                             retries=tries, retry_at=now + RETRY_FIRST * 2 ** tries, leased=lease):
+                        alert_store.record(conn, alert.id, error=error)
                 done.append(Pushed(alert.id, topic.slug, retry.development_id, False, error))
                 continue
             with self.db.write() as conn:
                 alert_store.set_retry(conn, alert.id, retry.development_id, None, retries=retry.retries + 1,
-                                      retry_at=None)
+                                      retry_at=None, leased=lease)
                 alert_store.record(conn, alert.id, sent_at=utcnow())
             done.append(Pushed(alert.id, topic.slug, retry.development_id, True, title))
         return done

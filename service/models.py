@@ -323,7 +323,7 @@ class AlertSent(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Targets of the alert's URL that failed when the rest were reached (positions, "1,3"): tried again at
     # `retry_at`, with a backoff, until they have it or `retries` runs out (service/alerts.py).
-    retry_targets: Mapped[str | None] = mapped_column(String(200))
+    retry_targets: Mapped[str | None] = mapped_column(Text)
     retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

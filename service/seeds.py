@@ -8,16 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .db import Database
-from .errors import InvalidInputError, QueryError
+from .errors import InvalidInputError, NotFoundError, QueryError
 from .feeds.opml import parse_opml
 from .feeds.refresh import match_backlog
 from .models import utcnow
 from .store import feeds as feed_store
 from .store import topics as topic_store
-from .store.meta import get_meta, set_meta_once
+from .store.meta import get_meta, set_meta, set_meta_once
 from .topics.compile import TopicSpec, compile_topic
 
 SEEDED_KEY = "seeded_at"
+BACKLOG_KEY = "seed_backlog_pending"  # seed topics added whose stored entries are not matched yet
 
 
 @dataclass
@@ -84,18 +85,41 @@ def load_seeds(db: Database, seeds_dir: Path, *, backlog: bool = True,
             else:
                 report.feeds_kept += 1
         set_meta_once(conn, SEEDED_KEY, now.isoformat())
+        pending = _pending(conn) + [slug for slug in report.added if slug not in _pending(conn)]
+        set_meta(conn, BACKLOG_KEY, ",".join(pending) or None)
     if backlog:
-        for slug in report.added:
-            if on_topic:
-                on_topic(slug)
-            report.matches += match_backlog(db, slug)
+        report.matches += match_pending(db, on_topic)
     return report
+
+
+def _pending(conn) -> list[str]:  # noqa: ANN001
+    return [slug for slug in (get_meta(conn, BACKLOG_KEY) or "").split(",") if slug]
+
+
+def match_pending(db: Database, on_topic: Callable[[str], None] | None = None) -> int:
+    """Match the stored entries to each seed topic added whose backlog was not read yet (a first start
+    stopped half-way leaves some: they are finished on the next start or `followup seed`); the matches."""
+    with db.read() as conn:
+        pending = _pending(conn)
+    found = 0
+    for slug in pending:
+        if on_topic:
+            on_topic(slug)
+        try:
+            found += match_backlog(db, slug)
+        except NotFoundError:
+            pass  # removed since
+        with db.write() as conn:
+            set_meta(conn, BACKLOG_KEY, ",".join(s for s in _pending(conn) if s != slug) or None)
+    return found
 
 
 def seed_on_first_start(db: Database, seeds_dir: Path,
                         on_topic: Callable[[str], None] | None = None) -> SeedReport | None:
     """Seed only if this database was never seeded, so topics a user deleted do not come back."""
     with db.read() as conn:
-        if get_meta(conn, SEEDED_KEY):
-            return None
+        seeded = get_meta(conn, SEEDED_KEY)
+    if seeded:
+        match_pending(db, on_topic)
+        return None
     return load_seeds(db, seeds_dir, on_topic=on_topic)

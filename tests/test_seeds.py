@@ -60,3 +60,43 @@ def test_seeding_is_idempotent_and_keeps_user_edits(db):
 
 def test_topics_toml_is_plain_toml():
     tomllib.loads((SEEDS / "topics.toml").read_text())
+
+
+def test_a_first_start_stopped_while_matching_finishes_on_the_next(db, tmp_path, monkeypatch):
+    """The seed topics are saved (and the database marked seeded) before their backlog is read; a first
+    start stopped half-way (Ctrl-C, a supervisor) left the rest empty for good. The next start finishes."""
+    import service.seeds as seeds
+    from service.config import Settings
+    from service.feeds.refresh import Pipeline
+
+    feed = tmp_path / "yna.xml"
+    feed.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Yonhap</title>'
+        "<item><title>S. Korea unveils plan to compensate forced labor victims without Japanese firms</title>"
+        "<link>https://en.yna.co.kr/1</link><pubDate>Mon, 06 Mar 2023 02:00:00 GMT</pubDate></item>"
+        "<item><title>Yoon, Kishida agree to resume shuttle diplomacy at Tokyo summit</title>"
+        "<link>https://en.yna.co.kr/2</link><pubDate>Thu, 16 Mar 2023 10:00:00 GMT</pubDate></item>"
+        "</channel></rss>", encoding="utf-8")
+    Pipeline(db, Settings(database_url=str(db.engine.url))).ingest_file(feed)
+    real, calls = seeds.match_backlog, []
+
+    def stopped(database, slug):  # noqa: ANN001, ANN202
+        calls.append(slug)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(database, slug)
+
+    monkeypatch.setattr(seeds, "match_backlog", stopped)
+    try:
+        seed_on_first_start(db, SEEDS)
+    except KeyboardInterrupt:
+        pass
+    monkeypatch.setattr(seeds, "match_backlog", real)
+    assert seed_on_first_start(db, SEEDS) is None  # seeded already: it finishes the backlog instead
+    from sqlalchemy import text
+
+    with db.read() as conn:
+        matched = dict(conn.execute(text("SELECT t.slug, count(m.id) FROM topics t LEFT JOIN matches m "
+                                         "ON m.topic_id = t.id GROUP BY t.slug")).all())
+    assert calls[1] == "gsomia" and matched["forced-labor"] >= 1 and matched["japan-korea-relations"] >= 1, matched
+    assert load_seeds(db, SEEDS).matches == 0  # nothing left to finish

@@ -22,7 +22,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("alert_log") as batch:
-        batch.add_column(sa.Column("retry_targets", sa.String(200), nullable=True))
+        batch.add_column(sa.Column("retry_targets", sa.Text, nullable=True))
         batch.add_column(sa.Column("retries", sa.Integer, nullable=False, server_default="0"))
         batch.add_column(sa.Column("retry_at", UTCDateTime, nullable=True))
     op.create_index("ix_alert_log_retry_at", "alert_log", ["alert_id", "retry_at"])

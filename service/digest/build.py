@@ -190,7 +190,8 @@ def _shown_above(group: list, shown: dict[int, StoryItem]) -> StoryItem | None:
 
 def _story(key: Any, group: list, start: datetime, zone: ZoneInfo, topic_first: datetime | None) -> StoryItem:
     # Rows come oldest first; the head and the links are the reports that say what most of them say.
-    ranked = [group[i] for i in representative_order([r.title for r in group], [r.published_at for r in group])]
+    ranked = [group[i] for i in representative_order([r.title for r in group], [r.published_at for r in group],
+                                                     [getattr(r, "language", None) for r in group])]
     head = ranked[0]
     first = group[0]
     story_first = topic_first or first.published_at

@@ -113,25 +113,33 @@ def carry_over(conn: Connection, merged: list[tuple[int, int]]) -> None:
         for r in conn.execute(select(log.c.alert_id, log.c.topic_id, log.c.sent_at, log.c.retry_targets,
                                      log.c.retries, log.c.retry_at)
                               .where(log.c.development_id == absorbed)).all():
-            # Targets still to be tried get the merged development instead (the absorbed one is gone).
+            # Targets still to be tried get the merged development instead (the absorbed one is gone): the
+            # retry moves, so the same event is not tried twice.
             conn.execute(insert(conn, log).values(alert_id=r.alert_id, topic_id=r.topic_id, development_id=into,
                                                   sent_at=r.sent_at, retry_targets=r.retry_targets,
                                                   retries=r.retries, retry_at=r.retry_at)
                          .on_conflict_do_nothing(index_elements=["alert_id", "development_id"]))
+        conn.execute(update(log).where(log.c.development_id == absorbed, log.c.retry_at.is_not(None))
+                     .values(retry_targets=None, retry_at=None))
 
 
 def set_retry(conn: Connection, alert_id: int, development_id: int, targets: list[int] | None, *,
-              retries: int, retry_at: datetime | None) -> None:
-    """Keep the targets of a push that failed to try them again at `retry_at` (None: nothing left to try)."""
-    conn.execute(update(log).where(log.c.alert_id == alert_id, log.c.development_id == development_id)
-                 .values(retry_targets=",".join(map(str, targets)) if targets else None, retries=retries,
-                         retry_at=retry_at if targets else None))
+              retries: int, retry_at: datetime | None, leased: datetime | None = None) -> bool:
+    """Keep the targets of a push that failed to try them again at `retry_at` (None: nothing left to try).
+    With `leased` (the lease `claim_retry` took), only while this process still holds it: False when the
+    lease ran out and another process took the retry over (its outcome stands)."""
+    stmt = update(log).where(log.c.alert_id == alert_id, log.c.development_id == development_id)
+    if leased is not None:
+        stmt = stmt.where(log.c.retry_at == leased)
+    done = conn.execute(stmt.values(retry_targets=",".join(map(str, targets)) if targets else None, retries=retries,
+                                    retry_at=retry_at if targets else None))
+    return done.rowcount == 1
 
 
 def retries_due(conn: Connection, alert_id: int, now: datetime) -> list[Row]:
     """Log rows whose failed targets are due to be tried again, oldest first; `targets` as positions."""
     return conn.execute(select(log.c.topic_id, log.c.development_id, log.c.retry_targets, log.c.retries,
-                               log.c.retry_at)
+                               log.c.retry_at, log.c.sent_at)
                         .where(log.c.alert_id == alert_id, log.c.retry_at.is_not(None), log.c.retry_at <= now)
                         .order_by(log.c.retry_at, log.c.id)).all()
 

@@ -184,7 +184,7 @@ def development_entries(conn: Connection, topic_id: int, development_ids: list[i
     out: dict[int, list[Row]] = defaultdict(list)
     for batch in chunks(development_ids):
         stmt = (select(matches.c.development_id, entries.c.id, entries.c.guid, entries.c.url, entries.c.title,
-                       matches.c.published_at, OUTLET.label("feed"))
+                       entries.c.language, matches.c.published_at, OUTLET.label("feed"))
                 .select_from(matches.join(entries, entries.c.id == matches.c.entry_id)
                              .outerjoin(feeds, feeds.c.id == entries.c.feed_id))
                 .where(matches.c.topic_id == topic_id, matches.c.development_id.in_(batch))

@@ -164,7 +164,7 @@ def digest_rows(conn: Connection, slugs: list[str], start: datetime, end: dateti
     )
     stmt = (
         select(topics.c.slug.label("topic"), topics.c.id.label("topic_id"), matches.c.development_id,
-               matches.c.score, entries.c.id.label("entry_id"), entries.c.title,
+               matches.c.score, entries.c.id.label("entry_id"), entries.c.title, entries.c.language,
                entries.c.summary, entries.c.url, entries.c.published_at, entries.c.story_id,
                func.coalesce(feeds.c.title, entries.c.source, feeds.c.url).label("feed"),
                stories.c.first_seen.label("story_first_seen"), stories.c.last_seen.label("story_last_seen"),

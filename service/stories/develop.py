@@ -37,7 +37,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from ..topics.text import readable
 from .cluster import Terms, normalized_title, terms, zipf
@@ -430,15 +430,16 @@ def headline_index(times: list[datetime]) -> int:
     return next(i for i, t in enumerate(times) if t.date() == busiest)
 
 
-def representative_order(titles: list[str], times: list[datetime]) -> list[int]:
+def representative_order(titles: list[str], times: list[datetime],
+                         languages: list[str | None] | None = None) -> list[int]:
     """Some reports (oldest first), most representative first: by how close each headline is to all the
     others' (the cosine of their content words, each weighted by its rarity, summed over the others), the
     earliest first on a tie; when no two headlines share a word, the first report of the busiest day
     (`headline_index`) and then the rest oldest first. Wire reports of the act itself repeat each other's
     words; a commentary, a roundup or a preview shares few of them."""
     unit = []
-    for title in titles:
-        found = terms(title or "")
+    for n, title in enumerate(titles):  # each in its language: its stopwords out, Japanese segmented
+        found = terms(title or "", "", languages[n] if languages else None)
         weights = {t: rarity(found.zipf(t)) for t in found}
         norm = math.sqrt(sum(w * w for w in weights.values()))
         unit.append({t: w / norm for t, w in weights.items()} if norm else {})
@@ -455,17 +456,20 @@ def representative_order(titles: list[str], times: list[datetime]) -> list[int]:
     return sorted(range(len(scores)), key=lambda i: (-scores[i], i))
 
 
-def representative_index(titles: list[str], times: list[datetime]) -> int:
+def representative_index(titles: list[str], times: list[datetime],
+                         languages: list[str | None] | None = None) -> int:
     """The report that says what most of them say (`representative_order`); 0 for none."""
-    order = representative_order(titles, times)
+    order = representative_order(titles, times, languages)
     return order[0] if order else 0
 
 
 def headline_of(members: list):  # noqa: ANN201
     """The entry that heads a development, or a digest's share of one (its members oldest first, each with
     `title` and `published_at`; `representative_index`), or None for no members."""
-    return members[representative_index([m.title for m in members], [m.published_at for m in members])] \
-        if members else None
+    if not members:
+        return None
+    return members[representative_index([m.title for m in members], [m.published_at for m in members],
+                                        [getattr(m, "language", None) for m in members])]
 
 
 @dataclass(frozen=True)
@@ -477,7 +481,7 @@ class DayLine:
     entries: int
 
 
-def day_lines(members: list, min_entries: int = 2) -> list[DayLine]:
+def day_lines(members: list, min_entries: int = 2, head=None) -> list[DayLine]:  # noqa: ANN001
     """What a development that runs over several days (UTC) shows besides its headline: for each day with
     at least `min_entries` of its reports, oldest first, the report that says what most of that day's say
     (`headline_of`), unless it is the development's own headline. A day's single report is a straggler.
@@ -486,10 +490,11 @@ def day_lines(members: list, min_entries: int = 2) -> list[DayLine]:
     each of them named."""
     by_day: dict[date, list] = defaultdict(list)
     for m in members:
-        by_day[m.published_at.date()].append(m)
+        when = m.published_at
+        by_day[(when.astimezone(timezone.utc) if when.tzinfo else when).date()].append(m)
     if len(by_day) < 2:
         return []
-    head = headline_of(members)
+    head = head if head is not None else headline_of(members)
     lines = []
     for day in sorted(by_day):
         if len(by_day[day]) >= min_entries and (top := headline_of(by_day[day])) is not head:

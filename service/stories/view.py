@@ -49,7 +49,7 @@ def load_developments(db: Database, topic: str, *, since: datetime | None, until
             # A development over several days names each day's report that says what most say (the acts a
             # flood's development holds: develop.day_lines).
             days=[dict(day=line.day, headline=line.head.title, url=line.head.url, entries=line.entries)
-                  for line in day_lines(own)],
+                  for line in day_lines(own, head=head)],
             # The names the topic views have always read (a development *is* the topic's view of an event).
             topic_headline=d["headline"], topic_first_seen=d["first_seen"], topic_entry_count=d["entry_count"],
             topic_outlets=d["outlets"],

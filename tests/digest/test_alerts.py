@@ -343,3 +343,71 @@ def test_a_digest_through_apprise_then_skipped_when_empty_and_kept_in_the_archiv
         assert client.get("/digests/archive/999999").status_code == 404
         subs = client.get("/api/subscriptions").json()
         assert subs[0]["target"] == "json://…" and subs[0]["skip_empty"] is True  # the URL's tokens stay hidden
+
+
+def test_a_retry_is_held_by_one_process_at_a_time_and_moves_with_a_merge(db, settings, tmp_path):
+    """Two processes: the one whose lease ran out and was taken over does not overwrite what the other did;
+    a development merged into another hands its retry over (the same event is not tried twice)."""
+    with Inbox({"late@example.com"}) as inbox:
+        alert_on_one_report(db, tmp_path, inbox.url("reader@example.com", "late@example.com"), settings)
+        start = utcnow()
+        (first,) = AlertService(db, settings).tick(start)
+        due_at = start + timedelta(minutes=6)
+        with db.read() as conn:
+            (alert,) = alert_store.list_alerts(conn)
+            (row,) = alert_store.retries_due(conn, alert.id, due_at)
+        lease_a, lease_b = due_at + timedelta(minutes=10), due_at + timedelta(minutes=30)
+        with db.write() as conn:
+            assert alert_store.claim_retry(conn, row, alert.id, lease_a)
+            assert not alert_store.claim_retry(conn, row, alert.id, lease_a)  # taken
+        with db.read() as conn:
+            (taken,) = alert_store.retries_due(conn, alert.id, lease_a)  # A's lease ran out: B takes it over
+        with db.write() as conn:
+            assert alert_store.claim_retry(conn, taken, alert.id, lease_b)
+            assert alert_store.set_retry(conn, alert.id, first.development_id, None, retries=1, retry_at=None,
+                                         leased=lease_b)  # B delivered
+            assert not alert_store.set_retry(conn, alert.id, first.development_id, [1], retries=1,
+                                             retry_at=lease_b, leased=lease_a)  # A's failure comes too late
+        with db.write() as conn:
+            assert alert_store.retries_due(conn, alert.id, start + timedelta(days=1)) == []
+            alert_store.set_retry(conn, alert.id, first.development_id, [1], retries=0, retry_at=due_at)
+            alert_store.carry_over(conn, [(first.development_id, first.development_id + 1000)])
+            (moved,) = alert_store.retries_due(conn, alert.id, due_at)
+        assert moved.development_id == first.development_id + 1000 and moved.retry_targets == "1"
+
+
+def test_a_retry_that_raises_counts_as_a_try_and_an_old_one_is_given_up(db, settings, tmp_path, monkeypatch):
+    """Whatever a retry raises (a notifier's bug, an OSError) counts as a failed try: it backs off and is given
+    up, and the alert's new developments still go out. A retry older than two days (the alert was paused
+    meanwhile) is given up, not sent weeks late."""
+    import service.alerts as alerts
+
+    with Inbox({"late@example.com"}) as inbox:
+        alert_on_one_report(db, tmp_path, inbox.url("reader@example.com", "late@example.com"), settings)
+        start = utcnow()
+        service = AlertService(db, settings)
+        service.tick(start)
+        real = alerts.push
+
+        def broken(url, title, body, settings, targets=None):  # noqa: ANN001, ANN202
+            if targets is not None:
+                raise OSError("notifier crashed")
+            return real(url, title, body, settings, targets)
+
+        monkeypatch.setattr(alerts, "push", broken)
+        (crashed,) = service.tick(start + timedelta(minutes=6))
+        assert not crashed.ok and "OSError: notifier crashed" in crashed.detail
+        assert service.tick(start + timedelta(minutes=7)) == []  # backed off, not retried at once
+        monkeypatch.setattr(alerts, "push", real)
+        inbox.refused.clear()
+        with db.read() as conn:
+            (alert,) = alert_store.list_alerts(conn)
+        with db.write() as conn:
+            alert_store.set_paused(conn, alert.id, True)
+        with db.write() as conn:
+            alert_store.set_paused(conn, alert.id, False)
+        assert service.tick(start + timedelta(days=3)) == []
+        with db.read() as conn:
+            (alert,) = alert_store.list_alerts(conn)
+        assert "older than two days" in alert.last_error
+        assert inbox.received == [["reader@example.com"]]

@@ -99,3 +99,17 @@ def test_the_timeline_names_the_deal_the_house_vote_and_the_senate_vote(cli, tmp
         database.dispose()
     assert 'class="days"' in page and "Day by day:" in atom
     assert any(line["headline"].replace("'", "&#39;") in page for line in lines)
+
+
+def test_the_headline_is_chosen_in_each_reports_language():
+    """Japanese headlines are segmented (MeCab) and Polish function words left out before the reports are
+    compared: read as English, Japanese headlines shared no word and Polish ones shared "się" and "dla"."""
+    from service.stories.develop import representative_index
+
+    times = [datetime(2023, 3, 16, h) for h in (1, 2, 3)]
+    japanese = ["岸田首相、尹大統領と会談へ", "日韓首脳会談、シャトル外交の再開で合意", "日韓首脳が会談 シャトル外交再開で合意"]
+    assert representative_index(japanese, times, ["ja"] * 3) in (1, 2)
+    polish = ["Credit Suisse się chwieje, a klienci wycofują pieniądze",
+              "UBS przejmie Credit Suisse za 3 mld franków",
+              "UBS przejmuje Credit Suisse. Transakcja warta 3 mld franków"]
+    assert representative_index(polish, times, ["pl"] * 3) in (1, 2)
