@@ -202,8 +202,8 @@ class AlertService:
                 with self.db.write() as conn:
                     if not alert_store.claim(conn, alert.id, row.topic_id, row.development_id, now):
                         continue
-                title, body = self._message(alert, topic, row)
                 try:
+                    title, body = self._message(alert, topic, row)
                     push(alert.url, title, body, self.settings)
                 except PartialDeliveryError as exc:  # sent to some targets: kept as sent, not repeated to them
                     with self.db.write() as conn:
@@ -212,11 +212,13 @@ class AlertService:
                                               retry_at=now + RETRY_FIRST)
                     done.append(Pushed(alert.id, topic.slug, row.development_id, False, str(exc)))
                     continue
-                except (DeliveryError, InvalidInputError) as exc:
+                except Exception as exc:  # noqa: BLE001 - refused, or a notifier's own failure: tried again next cycle
+                    error = (str(exc) if isinstance(exc, (DeliveryError, InvalidInputError))
+                             else f"The push failed: {type(exc).__name__}: {exc}")
                     with self.db.write() as conn:
                         alert_store.release(conn, alert.id, row.development_id)
-                        alert_store.record(conn, alert.id, error=str(exc))
-                    done.append(Pushed(alert.id, topic.slug, row.development_id, False, str(exc)))
+                        alert_store.record(conn, alert.id, error=error)
+                    done.append(Pushed(alert.id, topic.slug, row.development_id, False, error))
                     break  # this alert's target is failing: the rest waits for the next cycle
                 with self.db.write() as conn:
                     alert_store.record(conn, alert.id, sent_at=utcnow())

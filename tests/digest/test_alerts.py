@@ -411,3 +411,18 @@ def test_a_retry_that_raises_counts_as_a_try_and_an_old_one_is_given_up(db, sett
             (alert,) = alert_store.list_alerts(conn)
         assert "older than two days" in alert.last_error
         assert inbox.received == [["reader@example.com"]]
+
+
+def test_a_push_that_raises_is_released_and_tried_next_cycle(db, settings, tmp_path, receiver, monkeypatch):
+    """A notifier's own failure (not a refused delivery) during the first push: the development is not
+    lost as "sent" — the claim is released, the alert shows the error, and the next cycle sends it once."""
+    import service.alerts as alerts
+
+    alert_on_one_report(db, tmp_path, receiver.url, settings)
+    monkeypatch.setattr(alerts, "push", lambda *args, **kwargs: (_ for _ in ()).throw(OSError("socket closed")))
+    (failed,) = AlertService(db, settings).tick()
+    assert not failed.ok and "OSError: socket closed" in failed.detail
+    monkeypatch.undo()
+    sent = AlertService(db, settings).tick()
+    assert [p.ok for p in sent] == [True] and len(receiver.received) == 1
+    assert AlertService(db, settings).tick() == []
