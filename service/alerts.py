@@ -152,6 +152,10 @@ def push(url: str, title: str, body: str, settings: Settings, targets: Collectio
     raise DeliveryError(f"The notification to {redact(url)} failed: {reason}")
 
 
+def _minutes(delta: timedelta) -> int:
+    return int(delta.total_seconds() // 60)
+
+
 @dataclass(frozen=True)
 class Pushed:
     alert_id: int
@@ -159,7 +163,7 @@ class Pushed:
     development_id: int
     ok: bool
     detail: str
-
+    then: str = "Will try again after the next poll."  # what happens next when it failed
 
 def message(topic_name: str, slug: str, trigger: str, headline: str, row, settings: Settings,  # noqa: ANN001
             link: str | None = None) -> tuple[str, str]:
@@ -210,7 +214,8 @@ class AlertService:
                         alert_store.record(conn, alert.id, sent_at=utcnow(), error=str(exc))
                         alert_store.set_retry(conn, alert.id, row.development_id, list(exc.failed), retries=0,
                                               retry_at=now + RETRY_FIRST)
-                    done.append(Pushed(alert.id, topic.slug, row.development_id, False, str(exc)))
+                    done.append(Pushed(alert.id, topic.slug, row.development_id, False, str(exc),
+                                       f"The targets that failed are tried again in {_minutes(RETRY_FIRST)} minutes."))
                     continue
                 except Exception as exc:  # noqa: BLE001 - refused, or a notifier's own failure: tried again next cycle
                     error = (str(exc) if isinstance(exc, (DeliveryError, InvalidInputError))
@@ -274,7 +279,9 @@ class AlertService:
                     if alert_store.set_retry(conn, alert.id, retry.development_id, None if gave_up else still,
                                              retries=tries, retry_at=now + RETRY_FIRST * 2 ** tries, leased=lease):
                         alert_store.record(conn, alert.id, error=error)
-                done.append(Pushed(alert.id, topic.slug, retry.development_id, False, error))
+                done.append(Pushed(alert.id, topic.slug, retry.development_id, False, error,
+                                   "" if gave_up else
+                                   f"Will try those targets again in {_minutes(RETRY_FIRST * 2 ** tries)} minutes."))
                 continue
             with self.db.write() as conn:
                 alert_store.set_retry(conn, alert.id, retry.development_id, None, retries=retry.retries + 1,

@@ -100,7 +100,7 @@ class Service:
             return
         for p in pushed:
             self.report(f"  » Alert {p.alert_id} ({p.topic}): {p.detail}" if p.ok else
-                        f"  ! Alert {p.alert_id} ({p.topic}) failed: {p.detail} Will try again after the next poll.")
+                        f"  ! Alert {p.alert_id} ({p.topic}) failed: {p.detail} {p.then}".rstrip())
 
     async def prune_tick(self) -> None:
         """Retention: drop entries that matched no topic after FOLLOWUP_RETENTION_DAYS."""

@@ -253,9 +253,10 @@ def test_a_target_that_failed_gets_the_development_later_and_alone(db, settings,
         service = AlertService(db, settings)
         (first,) = service.tick(start)
         assert not first.ok and "reached 1 of its 2 targets" in first.detail
+        assert first.then == "The targets that failed are tried again in 5 minutes."  # what `run` prints
         assert service.tick(start + timedelta(minutes=1)) == []  # not due yet
         still = service.tick(start + timedelta(minutes=6))  # due, and still refused: backs off
-        assert len(still) == 1 and not still[0].ok
+        assert len(still) == 1 and not still[0].ok and still[0].then == "Will try those targets again in 10 minutes."
         assert service.tick(start + timedelta(minutes=7)) == []
         inbox.refused.clear()  # the mailbox is back
         (retried,) = service.tick(start + timedelta(minutes=20))
