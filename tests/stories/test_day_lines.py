@@ -89,7 +89,6 @@ def test_the_timeline_names_the_deal_the_house_vote_and_the_senate_vote(cli, tmp
     from service.db import Database
     from service.web.app import create_app
 
-    lines = [line for d in developments for line in d["days"]]
     database = Database(db)
     try:
         with TestClient(create_app(Settings(database_url=db, allowed_hosts="testserver"), database)) as client:
@@ -98,7 +97,20 @@ def test_the_timeline_names_the_deal_the_house_vote_and_the_senate_vote(cli, tmp
     finally:
         database.dispose()
     assert 'class="days"' in page and "Day by day:" in atom
-    assert any(line["headline"].replace("'", "&#39;") in page for line in lines)
+    import feedparser
+    from markupsafe import escape
+
+    shown = [d for d in developments if f'data-development="{d["id"]}"' in page]
+    assert any(d["days"] for d in shown)
+    for d in shown:  # every day line of every development the page shows, as Jinja escapes it
+        assert all(str(escape(line["headline"])) in page for line in d["days"]), d["headline"]
+    from html import unescape
+
+    entries = {e.id.rsplit(":", 1)[1]: unescape(e.content[0].value) for e in feedparser.parse(atom).entries}
+    in_atom = [d for d in developments if str(d["id"]) in entries]
+    assert any(d["days"] for d in in_atom)
+    for d in in_atom:  # the entry's HTML content lists every day line
+        assert all(line["headline"] in entries[str(d["id"])] for line in d["days"]), d["headline"]
 
 
 def test_the_headline_is_chosen_in_each_reports_language():
