@@ -17,8 +17,8 @@ from .errors import DeliveryError, InvalidInputError, PartialDeliveryError
 from .models import utcnow
 from .net import BlockedAddressError, check_url_host, guarded_sockets
 from .store import alerts as alert_store
-from .store._sql import aware
 from .store import topics as topic_store
+from .store._sql import aware
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +152,20 @@ def push(url: str, title: str, body: str, settings: Settings, targets: Collectio
     raise DeliveryError(f"The notification to {redact(url)} failed: {reason}")
 
 
+def _backoff(tries: int) -> timedelta:
+    """How long after its `tries`-th failed try a target is tried again."""
+    return RETRY_FIRST * 2 ** tries
+
+
 def _minutes(delta: timedelta) -> int:
     return int(delta.total_seconds() // 60)
+
+
+def _failure(exc: Exception, what: str) -> str:
+    """One sentence for a failed push: the delivery's own reason, or what else went wrong."""
+    if isinstance(exc, (DeliveryError, InvalidInputError)):
+        return str(exc)
+    return f"The {what} failed: {type(exc).__name__}: {exc}"
 
 
 @dataclass(frozen=True)
@@ -164,6 +176,7 @@ class Pushed:
     ok: bool
     detail: str
     then: str = "Will try again after the next poll."  # what happens next when it failed
+
 
 def message(topic_name: str, slug: str, trigger: str, headline: str, row, settings: Settings,  # noqa: ANN001
             link: str | None = None) -> tuple[str, str]:
@@ -213,13 +226,12 @@ class AlertService:
                     with self.db.write() as conn:
                         alert_store.record(conn, alert.id, sent_at=utcnow(), error=str(exc))
                         alert_store.set_retry(conn, alert.id, row.development_id, list(exc.failed), retries=0,
-                                              retry_at=now + RETRY_FIRST)
+                                              retry_at=now + _backoff(0))
                     done.append(Pushed(alert.id, topic.slug, row.development_id, False, str(exc),
-                                       f"The targets that failed are tried again in {_minutes(RETRY_FIRST)} minutes."))
+                                       f"The targets that failed are tried again in {_minutes(_backoff(0))} minutes."))
                     continue
                 except Exception as exc:  # noqa: BLE001 - refused, or a notifier's own failure: tried again next cycle
-                    error = (str(exc) if isinstance(exc, (DeliveryError, InvalidInputError))
-                             else f"The push failed: {type(exc).__name__}: {exc}")
+                    error = _failure(exc, "push")
                     with self.db.write() as conn:
                         alert_store.release(conn, alert.id, row.development_id)
                         alert_store.record(conn, alert.id, error=error)
@@ -272,16 +284,15 @@ class AlertService:
                 still = list(getattr(exc, "failed", ())) or targets
                 tries = retry.retries + 1
                 gave_up = tries >= RETRIES
-                error = (str(exc) if isinstance(exc, (DeliveryError, InvalidInputError))
-                         else f"The retry failed: {type(exc).__name__}: {exc}")
+                error = _failure(exc, "retry")
                 error += f" Gave up on {len(still)} of its targets after {tries} tries." if gave_up else ""
                 with self.db.write() as conn:
                     if alert_store.set_retry(conn, alert.id, retry.development_id, None if gave_up else still,
-                                             retries=tries, retry_at=now + RETRY_FIRST * 2 ** tries, leased=lease):
+                                             retries=tries, retry_at=now + _backoff(tries), leased=lease):
                         alert_store.record(conn, alert.id, error=error)
                 done.append(Pushed(alert.id, topic.slug, retry.development_id, False, error,
                                    "" if gave_up else
-                                   f"Will try those targets again in {_minutes(RETRY_FIRST * 2 ** tries)} minutes."))
+                                   f"Will try those targets again in {_minutes(_backoff(tries))} minutes."))
                 continue
             with self.db.write() as conn:
                 alert_store.set_retry(conn, alert.id, retry.development_id, None, retries=retry.retries + 1,

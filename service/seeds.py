@@ -56,8 +56,7 @@ def spec_of(t: dict, topic_id: int = 0) -> TopicSpec:
                      examples=tuple(" ".join(e.split()) for e in t.get("examples", ())), similarity=t.get("similarity"))
 
 
-def load_seeds(db: Database, seeds_dir: Path, *, backlog: bool = True,
-               on_topic: Callable[[str], None] | None = None) -> SeedReport:
+def load_seeds(db: Database, seeds_dir: Path, *, on_topic: Callable[[str], None] | None = None) -> SeedReport:
     """Add the seed topics and feeds that are missing; existing ones (edited or not) are left alone. Each
     topic added is matched against the entries already stored, as `topics add` does: seeding a database
     that `followup ingest` filled first left the seed topics empty until their queries were edited.
@@ -85,10 +84,9 @@ def load_seeds(db: Database, seeds_dir: Path, *, backlog: bool = True,
             else:
                 report.feeds_kept += 1
         set_meta_once(conn, SEEDED_KEY, now.isoformat())
-        pending = _pending(conn) + [slug for slug in report.added if slug not in _pending(conn)]
-        set_meta(conn, BACKLOG_KEY, ",".join(pending) or None)
-    if backlog:
-        report.matches += match_pending(db, on_topic)
+        pending = _pending(conn)
+        set_meta(conn, BACKLOG_KEY, ",".join(pending + [s for s in report.added if s not in pending]) or None)
+    report.matches = match_pending(db, on_topic)
     return report
 
 

@@ -9,6 +9,17 @@ from service.db import Database, current_revision, upgrade
 from service.models import Base
 
 
+def _downgrade(db: Database, revision: str) -> None:
+    from alembic import command
+
+    from service.db import alembic_config
+
+    cfg = alembic_config(db)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
 def _check(url):
     db = Database(url)
     try:
@@ -188,14 +199,7 @@ def _upgrade_cjk(url):
                                   ("gsomia", "Seoul keeps GSOMIA")):
                 assert [r.title for r in match_store.search_entries(conn, search)] == [title], search
                 assert [r.title for r in match_store.search_matches(conn, search=search)] == [title], search
-        from alembic import command
-
-        from service.db import alembic_config
-
-        cfg = alembic_config(db)
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0009")
+        _downgrade(db, "0009")
         with db.read() as conn:
             assert match_store.search_entries(conn, "徴用工") == []
             assert match_store.search_entries(conn, "gsomia")[0].title == "Seoul keeps GSOMIA"
@@ -262,14 +266,7 @@ def _upgrade_merges(url):
         with db.read() as conn:
             rows = conn.execute(text("SELECT entry_id, development_id, placed_id FROM matches ORDER BY entry_id")).all()
         assert rows[:2] == [(1, 1, 1), (2, 1, 1)] and rows[2][1] == rows[2][2] and rows[2][1] in (1, 3)
-        from alembic import command
-
-        from service.db import alembic_config
-
-        cfg = alembic_config(db)
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0011")
+        _downgrade(db, "0011")
         with db.read() as conn:
             assert conn.execute(text("SELECT entry_id, development_id FROM matches ORDER BY entry_id")).all() == \
                 [(r[0], r[1]) for r in rows]
@@ -309,14 +306,7 @@ def _upgrade_alert_retries(url):
         with db.read() as conn:
             assert conn.execute(text("SELECT development_id, retry_targets, retries, retry_at FROM alert_log")).all() == \
                 [(7, None, 0, None)]
-        from alembic import command
-
-        from service.db import alembic_config
-
-        cfg = alembic_config(db)
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0012")
+        _downgrade(db, "0012")
         with db.read() as conn:
             assert conn.execute(text("SELECT alert_id, development_id FROM alert_log")).all() == [(1, 7)]
         upgrade(db)

