@@ -103,6 +103,9 @@ def test_topics_commands(cli, dbarg, data_dir):
                  "--alias", "north korea=DPRK|Pyongyang", "--exclude", "sport*", *dbarg))
     assert "Added topic nk" in out and "Matched" in out
     fails(cli("topics", "add", "nk", "--name", "x", "--query", "x", *dbarg), "already exists")
+    ok(cli("topics", "add", "unnamed", "--query", "pyongyang", "--no-preview", *dbarg))  # the name defaults to the slug
+    assert "unnamed: unnamed" in ok(cli("topics", "show", "unnamed", *dbarg))
+    ok(cli("topics", "remove", "unnamed", *dbarg))
     fails(cli("topics", "add", "Bad Slug", "--name", "x", "--query", "x", *dbarg), "is not a valid slug")
     result = cli("topics", "add", "broken", "--name", "x", "--query", "japan AND (korea", *dbarg)
     fails(result, "This ( is never closed (at position 11)")

@@ -50,8 +50,8 @@ def _aliases(values: list[str] | None) -> dict[str, list[str]] | None:
 @topics_app.command("add")
 @command
 def add(slug: Annotated[str, typer.Argument(help="Short id: lower-case letters, digits and dashes.")],
-        name: Annotated[str, typer.Option(help="A readable name.")],
         query: Annotated[str, typer.Option(help="What to look for (see docs/queries.md); '' with --meaning only.")],
+        name: Annotated[str, typer.Option(help="A readable name (default: the slug).")] = "",
         db: DbOption = None,
         meaning: MeaningOption = None, example: ExampleOption = None, similarity: SimilarityOption = None,
         description: Annotated[str, typer.Option(help="What this topic is and is not about.")] = "",
@@ -64,6 +64,7 @@ def add(slug: Annotated[str, typer.Argument(help="Short id: lower-case letters, 
     Example: followup topics add gsomia --name "GSOMIA" --query 'gsomia OR "intelligence sharing" (japan korea)'
     """
     manage.check_slug(slug)
+    name = name.strip() or slug
     aliases = _aliases(alias)
     fields = manage.meaning_fields(meaning or "off", example or [])
     manage.validate(slug, query, exclude, aliases, description=description, similarity=similarity, **fields)
