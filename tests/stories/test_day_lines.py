@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections import Counter
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -46,11 +47,20 @@ def test_each_day_of_a_development_that_holds_several_acts_is_named_by_its_own_a
     lines = day_lines(members)
     named = {event_of[headline_of(members).entry_id]} | {event_of[line.head.entry_id] for line in lines}
     assert {event_of[next(iter(ids))] for ids in acts.values()} <= named
-    for line in lines:
-        day = [m for m in members if m.published_at.date() == line.day]
-        most = max({event_of[m.entry_id] for m in day}, key=lambda e: sum(event_of[m.entry_id] == e for m in day))
-        assert sum(event_of[m.entry_id] == event_of[line.head.entry_id] for m in day) == \
-            sum(event_of[m.entry_id] == most for m in day), (line.day, line.head.title)
+    # The day each act's reports peak (28 May UTC the deal, 1 June the House vote, 2 June the Senate vote)
+    # is named by that act. (On 31 May, between them, the House vote's previews are 8 of the day's reports
+    # and commentary on the deal 5; its line, a commentary on the deal, is the price of the pivoted cosine
+    # that heads more days by a report of what happened: docs/stories.md.)
+    peaks = {}
+    for ids in acts.values():
+        days = Counter(m.published_at.date() for m in members if m.entry_id in ids)
+        peaks[max(days, key=days.get)] = event_of[next(iter(ids))]
+    by_day = {line.day: line for line in lines}
+    head = headline_of(members)
+    for day, act in peaks.items():
+        shown = by_day[day].head if day in by_day else head
+        assert head.published_at.date() == day or day in by_day, day
+        assert event_of[shown.entry_id] == act, (day, shown.title)
     assert day_lines(members[:1]) == [] and day_lines([m for m in members if m.published_at.day == 1]) == []
 
 
@@ -125,3 +135,21 @@ def test_the_headline_is_chosen_in_each_reports_language():
               "UBS przejmie Credit Suisse za 3 mld franków",
               "UBS przejmuje Credit Suisse. Transakcja warta 3 mld franków"]
     assert representative_index(polish, times, ["pl"] * 3) in (1, 2)
+
+
+def test_a_day_is_headed_by_a_report_of_what_happened_not_by_the_words_every_report_shares():
+    """Every headline of 4 February 2023 (UTC) naming the balloon, and of 6 February naming the earthquake:
+    with the plain cosine the shortest headline made only of the words every report shares won ("Here's how
+    spy balloons work", the day the US shot it down; "Turkey and Syria earthquake: what we know so far", the
+    day of the earthquake). The pivoted cosine heads them with a report of the act."""
+    shared_data()
+    from bench.corpus import items
+
+    days = {"2023-02-04": r"balloon", "2023-02-06": r"earthquake|quake"}
+    rows = [i for i in items(months={2}) if i["date_published"][:10] in days
+            and re.search(days[i["date_published"][:10]], i.get("title") or "", re.I)]
+    for day, act in (("2023-02-04", r"shoot|shot"), ("2023-02-06", r"magnitude|killed|dead|kills")):
+        members = [SimpleNamespace(entry_id=i["id"], title=i["title"], published_at=datetime.fromisoformat(i["date_published"]))
+                   for i in rows if i["date_published"].startswith(day)]
+        assert len(members) > 40
+        assert re.search(act, headline_of(members).title, re.I), (day, headline_of(members).title)
