@@ -150,7 +150,8 @@ def build_digest(*, topics: list[tuple[str, str]], rows: list, start: datetime, 
             if above is not None:
                 if slug not in above.also_on:
                     above.also_on.append(slug)
-                section.shown_above.append(above.headline)
+                if above.headline not in section.shown_above:  # two of its developments can be one item above
+                    section.shown_above.append(above.headline)
                 continue
             item = _story(key, group, start, zone, firsts.get((slug, key)))
             items.append(item)
