@@ -389,3 +389,18 @@ def test_seeding_after_an_ingest_matches_what_was_stored(cli, tmp_path):
 
     assert developments(first_ingest) == developments(first_seed)
     assert any(len(guids) >= 5 for slug, guids in developments(first_ingest) if slug == "forced-labor")
+
+    def stories(db: str) -> list[list[str]]:  # the global stories: who else covered an event
+        found = json.loads(ok(cli("stories", "--since", "2023-03-01", "--until", "2023-03-10", "--limit", "500",
+                                  "--format", "json", "--db", db)))
+        return sorted(sorted(e["guid"] for e in s["entries"]) for s in found)
+
+    # Stories of matched entries are placed when the matches are made, not only before the next poll:
+    # ingest-then-seed showed "No stories in this window" (and `topics add` after an ingest did the same).
+    assert stories(first_ingest) and stories(first_ingest) == stories(first_seed)
+    added_later = f"sqlite:///{tmp_path / 'topic-later'}.db"
+    ok(cli("ingest", "--db", added_later, *paths))
+    ok(cli("topics", "add", "plan", "--query", '"forced labor" OR "forced labour"', "--no-preview", "--db", added_later))
+    placed = json.loads(ok(cli("stories", "--topic", "plan", "--since", "2023-03-01", "--until", "2023-03-10",
+                               "--format", "json", "--db", added_later)))
+    assert placed and all(s["outlets"] for s in placed)

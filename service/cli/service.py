@@ -207,8 +207,11 @@ def _seeding(load: Callable, ctx: Context):  # noqa: ANN202 - a SeedReport, or N
     stored entries are being matched."""
     with _progress() as progress:
         task = progress.add_task("Loading the seed topics", total=None)
-        return load(ctx.db, ctx.settings.seeds_dir, on_topic=lambda slug: progress.update(
+        report = load(ctx.db, ctx.settings.seeds_dir, on_topic=lambda slug: progress.update(
             task, description=f"Matching the stored entries to {slug}"))
+        progress.update(task, description="Placing the matches in stories")
+        Pipeline(ctx.db, ctx.settings).assign_missing_stories()
+        return report
 
 
 def _has_active_topics(ctx: Context) -> bool:

@@ -84,7 +84,8 @@ def add(slug: Annotated[str, typer.Argument(help="Short id: lower-case letters, 
             result = backtest(ctx.db, spec, None)
         _print_backtest(result, since_at, 5)
     _, added = manage.create_topic(ctx.db, slug, name, query, description=description, exclude=exclude,
-                                   aliases=aliases, backlog=backlog, similarity=similarity, **fields)
+                                   aliases=aliases, backlog=backlog, similarity=similarity, settings=ctx.settings,
+                                   **fields)
     out.print(f"Added topic {slug}.", markup=False)
     if backlog:
         out.print(f"Matched {added} of all stored entries (any date).")
@@ -173,7 +174,7 @@ def edit(slug: str, db: DbOption = None,
         examples = current + list(example or [])
     _, rematched = manage.edit_topic(ctx.db, slug, name=name, query=query, description=description, exclude=exclude,
                                      aliases=_aliases(alias), active=active, meaning=meaning, examples=examples,
-                                     similarity=similarity)
+                                     similarity=similarity, settings=ctx.settings)
     out.print(f"Updated topic {slug}.", markup=False)
     if rematched is not None:
         out.print(f"Re-matched stored entries: {rematched} matches.")
@@ -334,7 +335,7 @@ def suggest_(source: Annotated[str, typer.Argument(help="An article: a local fil
         for n in picks:
             c = candidates[n - 1]
             _, added = manage.create_topic(ctx.db, c.slug, c.phrase.title(), c.query,
-                                           description=f"Suggested from {source}")
+                                           description=f"Suggested from {source}", settings=ctx.settings)
             out.print(f"Added topic {c.slug} (query {c.query}); matched {added} stored entries.", markup=False)
     else:
         out.print("Add one with `--add N`, or refine it first with `followup topics test QUERY`.")

@@ -61,8 +61,10 @@ def slug_taken(db: Database, slug: str) -> bool:
 
 def create_topic(db: Database, slug: str, name: str, query: str, *, description: str = "", exclude: str | None = None,
                  aliases: dict | None = None, backlog: bool = True, meaning: str = "off",
-                 examples: list[str] | tuple[str, ...] = (), similarity: float | None = None) -> tuple[Any, int]:
-    """Save a new topic and match the stored entries; returns (row, matches added)."""
+                 examples: list[str] | tuple[str, ...] = (), similarity: float | None = None,
+                 settings: Any = None) -> tuple[Any, int]:
+    """Save a new topic and match the stored entries; returns (row, matches added). With the service's
+    `settings`, the new matches are placed in global stories too (`place_stories`)."""
     check_slug(slug)
     fields = meaning_fields(meaning, examples)
     validate(slug, query, exclude, aliases, description=description, similarity=similarity, **fields)
@@ -72,14 +74,29 @@ def create_topic(db: Database, slug: str, name: str, query: str, *, description:
         row = topic_store.add_topic(conn, slug, name or slug, query or "", description=description, exclude=exclude,
                                     aliases=aliases, similarity=similarity, **fields)
     added = match_backlog(db, slug) if backlog else 0
+    if added:
+        place_stories(db, settings)
     return row, added
+
+
+def place_stories(db: Database, settings: Any) -> int:
+    """Place in global stories the entries matched since the last placement: with stories of matched
+    entries only (the default scope), an entry a topic added or edited later matches has none, and `followup
+    stories` (who else covered it) showed nothing after `ingest` then `topics add`. Polling does this before
+    each cycle; a command that matches the backlog does it at once. None for `settings` places nothing."""
+    if settings is None or not settings.cluster_stories:
+        return 0
+    from ..feeds.refresh import Pipeline
+
+    return Pipeline(db, settings).assign_missing_stories()
 
 
 def edit_topic(db: Database, slug: str, *, name: str | None = None, query: str | None = None,
                description: str | None = None, exclude: str | None = None, aliases: dict | None = None,
                active: bool | None = None, meaning: str | None = None, examples: list[str] | None = None,
-               similarity: float | None = None) -> tuple[Any, int | None]:
-    """Change a topic; `exclude=""` removes the exclusion. Returns (row, re-matched count or None)."""
+               similarity: float | None = None, settings: Any = None) -> tuple[Any, int | None]:
+    """Change a topic; `exclude=""` removes the exclusion. Returns (row, re-matched count or None). With the
+    service's `settings`, new matches are placed in global stories (`place_stories`)."""
     with db.read() as conn:
         current = topic_store.get_topic(conn, slug)
     new_exclude = None if exclude is None else (exclude or "")
@@ -102,4 +119,6 @@ def edit_topic(db: Database, slug: str, *, name: str | None = None, query: str |
         description is not None and (row.meaning or "off") != "off")
     if query is not None or exclude is not None or aliases is not None or meaning_changed:
         rematched = match_backlog(db, slug, replace=True)
+        if rematched:
+            place_stories(db, settings)
     return row, rematched

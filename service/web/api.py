@@ -160,19 +160,20 @@ def get_topic(db: DB, slug: str) -> dict:
 
 
 @router.post("/topics", status_code=201, dependencies=Write, summary="Create a topic (and match the stored entries)")
-def create_topic(db: DB, body: TopicIn, response: Response) -> dict:
+def create_topic(db: DB, settings: SettingsDep, body: TopicIn, response: Response) -> dict:
     row, added = manage.create_topic(db, body.slug, body.name or body.slug, body.query, description=body.description,
                                      exclude=body.exclude or None, aliases=body.aliases, meaning=body.meaning,
-                                     examples=body.examples, similarity=body.similarity)
+                                     examples=body.examples, similarity=body.similarity, settings=settings)
     response.headers["Location"] = f"/api/topics/{row.slug}"
     return _topic(row, added)
 
 
 @router.patch("/topics/{slug}", dependencies=Write, summary="Change a topic (a new query re-matches)")
-def update_topic(db: DB, slug: str, body: TopicPatch) -> dict:
+def update_topic(db: DB, settings: SettingsDep, slug: str, body: TopicPatch) -> dict:
     row, rematched = manage.edit_topic(db, slug, name=body.name, query=body.query, description=body.description,
                                        exclude=body.exclude, aliases=body.aliases, active=body.active,
-                                       meaning=body.meaning, examples=body.examples, similarity=body.similarity)
+                                       meaning=body.meaning, examples=body.examples, similarity=body.similarity,
+                                       settings=settings)
     return _topic(row) | ({"rematched": rematched} if rematched is not None else {})
 
 
