@@ -490,10 +490,11 @@ class DayLine:
     entries: int
 
 
-def day_lines(members: list, min_entries: int = 2, head=None) -> list[DayLine]:  # noqa: ANN001
+def day_lines(members: list, min_entries: int = 2) -> list[DayLine]:
     """What a development that runs over several days (UTC) shows besides its headline: for each day with
     at least `min_entries` of its reports, oldest first, the report that says what most of that day's say
-    (`headline_of`), unless it is the development's own headline. A day's single report is a straggler.
+    (`headline_of`; the development's own headline where that day's reports say what it says, so the
+    reader sees the day it heads and the count of every day). A day's single report is a straggler.
     Empty for a development of one day. Where one development holds an event's successive acts (the deal,
     the House vote, the Senate vote, a day apart: the grouping's open failure on a flood), the reader sees
     each of them named."""
@@ -503,12 +504,8 @@ def day_lines(members: list, min_entries: int = 2, head=None) -> list[DayLine]: 
         by_day[(when.astimezone(timezone.utc) if when.tzinfo else when).date()].append(m)
     if len(by_day) < 2:
         return []
-    head = head if head is not None else headline_of(members)
-    lines = []
-    for day in sorted(by_day):
-        if len(by_day[day]) >= min_entries and (top := headline_of(by_day[day])) is not head:
-            lines.append(DayLine(day, top, len(by_day[day])))
-    return lines
+    return [DayLine(day, headline_of(by_day[day]), len(by_day[day]))
+            for day in sorted(by_day) if len(by_day[day]) >= min_entries]
 
 
 @dataclass

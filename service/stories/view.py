@@ -7,7 +7,7 @@ covered it on the topic. Without a topic, the global stories (service/stories/cl
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta, timezone
 
 from ..db import Database
 from ..store import developments as development_store
@@ -49,7 +49,7 @@ def load_developments(db: Database, topic: str, *, since: datetime | None, until
             # A development over several days names each day's report that says what most say (the acts a
             # flood's development holds: develop.day_lines).
             days=[dict(day=line.day, headline=line.head.title, url=line.head.url, entries=line.entries)
-                  for line in day_lines(own, head=head)],
+                  for line in day_lines(own) if _in_window(line.day, since, until)],
             # The names the topic views have always read (a development *is* the topic's view of an event).
             topic_headline=d["headline"], topic_first_seen=d["first_seen"], topic_entry_count=d["entry_count"],
             topic_outlets=d["outlets"],
@@ -58,3 +58,14 @@ def load_developments(db: Database, topic: str, *, since: datetime | None, until
                      for e in members.get(d["id"], [])],
         ))
     return data
+
+
+def _in_window(day, since: datetime | None, until: datetime | None) -> bool:  # noqa: ANN001
+    """Whether a UTC day overlaps [since, until): a timeline asked up to 15 February lists no day line of
+    the 16th, though a development that began before then goes on."""
+    start = datetime.combine(day, time(), tzinfo=timezone.utc)
+    return (until is None or start < _aware(until)) and (since is None or start + timedelta(days=1) > _aware(since))
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

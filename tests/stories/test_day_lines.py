@@ -45,6 +45,10 @@ def test_each_day_of_a_development_that_holds_several_acts_is_named_by_its_own_a
     members = [SimpleNamespace(entry_id=i["id"], title=i["title"], url=i["link"],
                                published_at=datetime.fromisoformat(i["date_published"])) for i in rows]
     lines = day_lines(members)
+    # Every day with two reports or more has its line, the day the headline comes from included.
+    per_day = Counter(m.published_at.date() for m in members)
+    assert [line.day for line in lines] == sorted(d for d, n in per_day.items() if n >= 2)
+    assert [line.entries for line in lines] == [per_day[line.day] for line in lines]
     named = {event_of[headline_of(members).entry_id]} | {event_of[line.head.entry_id] for line in lines}
     assert {event_of[next(iter(ids))] for ids in acts.values()} <= named
     # The day each act's reports peak (28 May UTC the deal, 1 June the House vote, 2 June the Senate vote)
@@ -92,6 +96,13 @@ def test_the_timeline_names_the_deal_the_house_vote_and_the_senate_vote(cli, tmp
     timeline = cli("timeline", "debt-ceiling", "--since", "2023-05-26", "--until", "2023-06-04", "--limit", "300",
                    "--db", db)
     assert timeline.exit_code == 0 and re.search(r"^\s+0[56]-\d\d: .+ \(\d+\)$", timeline.stdout, re.M)
+    # Asked up to 31 May, no day line of a later day is listed, though the development goes on after it.
+    until = json.loads(cli("stories", "--topic", "debt-ceiling", "--since", "2023-05-26", "--until", "2023-05-31",
+                           "--limit", "300", "--format", "json", "--db", db).stdout)
+    assert any(d["last_seen"] >= "2023-05-31" and d["days"] for d in until)
+    assert all(line["day"] < "2023-05-31" for d in until for line in d["days"])
+    assert {line["day"] for d in until for line in d["days"]} == \
+        {line["day"] for d in developments for line in d["days"] if line["day"] < "2023-05-31"}
     # The topic page and the Atom feed show the same day lines.
     from fastapi.testclient import TestClient
 
