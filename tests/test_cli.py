@@ -116,6 +116,11 @@ def test_topics_commands(cli, dbarg, data_dir):
     assert listing[0]["slug"] == "nk" and listing[0]["aliases"] == {"north korea": ["DPRK", "Pyongyang"]}
     shown = ok(cli("topics", "show", "nk", *dbarg))
     assert "alias:   north korea = DPRK | Pyongyang" in shown and "exclude: sport*" in shown
+    # An archive shows nothing in the default window (the last 90 days): say where the matches are.
+    timeline = ok(cli("timeline", "nk", "--since", "1d", *dbarg))
+    assert "0 developments" in timeline and re.search(r"The newest match of nk is from \d{4}-\d\d-\d\d: try --since", timeline)
+    fails(cli("timeline", "nk", "--since", "2023-02-10", "--until", "2023-02-05", *dbarg), "since must be before until")
+    fails(cli("stories", "--since", "2023-02-10", "--until", "2023-02-05", *dbarg), "since must be before until")
     assert "Re-matched" in ok(cli("topics", "edit", "nk", "--query", "pyongyang", *dbarg))
     fails(cli("topics", "edit", "nk", "--query", "OR", *dbarg), "cannot start an expression")
     ok(cli("topics", "edit", "nk", "--inactive", *dbarg))

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ..models import utcnow
 from ..store import developments as development_store
+from ..store import stats as stats_store
 from ..store import stories as story_store
 from ..store import topics as topic_store
 from ..stories.view import load_stories
@@ -21,6 +22,19 @@ def _load(ctx, topic: str | None, since: str | None, until: str | None, limit: i
     since_at = parse_when(since) if since else None
     until_at = parse_when(until) if until else None
     return load_stories(ctx.db, topic=topic, since=since_at, until=until_at, limit=limit), since_at, until_at
+
+
+def _where_the_matches_are(ctx, slug: str) -> None:  # noqa: ANN001
+    """After an empty window: where the topic's newest match is (an archive ingested from 2023 shows nothing
+    in the default window of the last 90 days, and said only "0 developments")."""
+    with ctx.db.read() as conn:
+        topic_store.get_topic(conn, slug)  # an unknown topic is one sentence, not a hint
+        latest = stats_store.latest_match_at(conn, slug)
+    if latest is None:
+        out.print(f"{slug} has no matches yet.", markup=False)
+    else:
+        out.print(f"The newest match of {slug} is from {latest:%Y-%m-%d}: try --since "
+                  f"{latest - timedelta(days=30):%Y-%m-%d} --until {latest + timedelta(days=1):%Y-%m-%d}.", markup=False)
 
 
 @app.command()
@@ -42,7 +56,9 @@ def stories(db: DbOption = None,
 
     def table(items: list[dict]) -> None:
         if not items:
-            out.print("No stories in this window.")
+            out.print("No developments in this window." if topic else "No stories in this window.")
+            if topic:
+                _where_the_matches_are(ctx, topic)
             return
         t = Table("story", "first seen", "last seen", "outlets", "entries", "", "headline", box=None, pad_edge=False)
         for d in items:
@@ -72,6 +88,8 @@ def timeline(slug: Annotated[str, typer.Argument(help="The topic.")], db: DbOpti
     shown = f"; the latest {len(data)} shown (--limit)" if total > len(data) else ""
     out.print(f"{slug}: {total} developments from {since_at:%Y-%m-%d} to {end:%Y-%m-%d} "
               f"({new} new, {total - new} continuing){shown}", markup=False)
+    if not total:
+        _where_the_matches_are(ctx, slug)
     if out.is_terminal and data:
         with ctx.db.read() as conn:
             counts = story_store.topic_daily_counts(conn, slug, since_at, until_at)

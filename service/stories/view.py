@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, timezone
 
 from ..db import Database
+from ..errors import InvalidInputError
 from ..store import developments as development_store
 from ..store import stories as story_store
 from ..store import topics as topic_store
@@ -20,6 +21,8 @@ def load_stories(db: Database, *, topic: str | None, since: datetime | None, unt
                  limit: int) -> list[dict]:
     """Stories (or, with `topic`, the topic's developments) active in [since, until), newest activity
     first; a development is *new* in the window when its first entry is inside it."""
+    if since is not None and until is not None and _aware(since) >= _aware(until):
+        raise InvalidInputError("The window is empty: since must be before until")
     if topic:
         return load_developments(db, topic, since=since, until=until, limit=limit)
     with db.read() as conn:

@@ -58,6 +58,8 @@ def test_topics_crud_with_query_errors_and_duplicates(client):
     patched = client.patch("/api/topics/steel", json={"query": '"nippon steel" lawyers'})
     assert patched.status_code == 200 and patched.json()["rematched"] == 1
     assert client.get("/api/topics/steel").json()["matches"] == 1
+    backwards = client.get("/api/topics/steel/timeline", params={"since": "2023-02-10", "until": "2023-02-05"})
+    assert backwards.status_code == 400 and "since must be before until" in backwards.json()["detail"]
     assert client.delete("/api/topics/steel").status_code == 204
     assert client.get("/api/topics/steel").status_code == 404
 
