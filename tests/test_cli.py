@@ -61,6 +61,9 @@ def test_seed_ingest_and_matches_end_to_end(cli, dbarg, data_dir):
     assert "korea-news" in table
     # re-ingesting changes nothing
     assert "0 new" in ok(cli("ingest", *dbarg, str(data_dir / "feeds/embedded_extracted")))
+    # The files read are sources, not polled feeds: the list says they exist and how to see them.
+    assert "3 sources read by `followup ingest` are not listed (--files lists them)" in ok(cli("feeds", "list", *dbarg))
+    assert "not listed" not in ok(cli("feeds", "list", "--files", *dbarg))
 
 
 def test_ingest_reports_unreadable_files_and_goes_on(cli, dbarg, tmp_path, data_dir):

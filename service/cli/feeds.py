@@ -42,7 +42,9 @@ def list_(db: DbOption = None,
     check_format(fmt)
     ctx = open_context(db)
     with ctx.db.read() as conn:
-        rows = feed_store.list_feeds(conn, None if files else "http")
+        rows = feed_store.list_feeds(conn, None)
+    hidden = 0 if files else sum(1 for r in rows if r.kind != "http")
+    rows = [r for r in rows if files or r.kind == "http"]
     now = utcnow()
     data = [dict(id=r.id, url=r.url, title=r.title, kind=r.kind, entries=r.entry_count, last_status=r.last_status,
                  last_error=r.last_error, error_count=r.error_count, last_checked_at=r.last_checked_at,
@@ -58,7 +60,9 @@ def list_(db: DbOption = None,
                       "—" if d["disabled_reason"] else ago(d["next_check_at"], now), problem[:80], style=style)
         out.print(t)
         failing = sum(1 for d in items if d["error_count"] or d["disabled_reason"])
-        out.print(f"{len(items)} feeds, {failing} with problems.")
+        out.print(f"{len(items)} feeds, {failing} with problems."
+                  + (f" {hidden} sources read by `followup ingest` are not listed (--files lists them)." if hidden else ""),
+                  markup=False)
 
     emit(data, fmt, table)
 
