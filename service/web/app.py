@@ -8,9 +8,10 @@ import hmac
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -33,6 +34,7 @@ from ..errors import (
     QueryError,
 )
 from ..models import utcnow
+from ..store import developments as development_store
 from ..store import digests as digest_store
 from ..store import feeds as feed_store
 from ..store import matches as match_store
@@ -261,7 +263,8 @@ def _pages(app: FastAPI) -> None:
         return render(request, "topic_form.html", topic=None)
 
     @app.get("/topics/{slug}", response_class=HTMLResponse, include_in_schema=False)
-    def topic_page(request: Request, slug: str, q: str | None = None, since: str = "90d") -> HTMLResponse:
+    def topic_page(request: Request, slug: str, q: str | None = None, since: str = "90d",
+                   shown: Annotated[int, Query(ge=1, le=1000)] = 100) -> HTMLResponse:
         db: Database = request.app.state.db
         with db.read() as conn:
             topic = topic_store.get_topic(conn, slug)
@@ -271,9 +274,9 @@ def _pages(app: FastAPI) -> None:
         since_at = parse_when(since)
         if summary["last_match"] and summary["chart_end"] < now.date() - timedelta(days=1):
             since_at = min(since_at, parse_when(summary["chart_start"].isoformat()))
-        stories = load_stories(db, topic=slug, since=since_at, until=None, limit=100)
-        from ..store import developments as development_store
-
+        stories = load_stories(db, topic=slug, since=since_at, until=None, limit=shown)
+        with db.read() as conn:  # how many the window holds: the page offers the older ones
+            total, _ = development_store.count_developments(conn, topic.id, since=since_at, until=None)
         with db.read() as conn:
             read = development_store.read_developments(conn, topic.id, [s["id"] for s in stories])
         for s in stories:
@@ -289,14 +292,16 @@ def _pages(app: FastAPI) -> None:
         profile = dict(query=topic.query, exclude=topic.exclude, aliases=topic.aliases or {}, meaning=topic.meaning,
                        description=topic.description or "", examples=list(topic.examples or []),
                        similarity=topic.similarity)
+        more = min(total, 1000) - len(stories)
         return render(request, "topic.html", topic=topic, count=count, summary=summary, stories=stories, q=q or "",
+                      total=total, more=more, more_url=f"/topics/{slug}?since={since_at:%Y-%m-%d}&shown={min(len(stories) + 100, 1000)}"
+                      if more > 0 else None,
                       results=results, since=since_at, atom_url=atom_url, labels=score_labels(db, slug),
                       profile=profile)
 
     @app.get("/topics/{slug}/developments/{development_id}", response_class=HTMLResponse, include_in_schema=False)
     def development_page(request: Request, slug: str, development_id: api.RowId) -> HTMLResponse:
         """One development: every matched entry (title, outlet, time, link), oldest first."""
-        from ..store import developments as development_store
         from ..stories.develop import headline_of
 
         db: Database = request.app.state.db

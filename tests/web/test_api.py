@@ -164,6 +164,23 @@ def test_pages_render(client):
     assert missing.status_code == 404 and "No topic" in missing.text
 
 
+def test_topic_page_offers_the_older_developments(client):
+    """The page shows the newest developments (100 by default) and links to the older ones, not a silent cut."""
+    import re
+
+    wide = {"slug": "wide", "query": "korea* OR japan* OR seoul OR tokyo OR china OR court* OR plan*"}
+    assert client.post("/api/topics", json=wide).status_code == 201
+    slug, full = "wide", client.get("/topics/wide", params={"since": "2000-01-01"}).text
+    total = full.count('class="story"')
+    assert total >= 2 and "Show older ones" not in full
+    cut = client.get(f"/topics/{slug}", params={"since": "2000-01-01", "shown": 1}).text
+    assert cut.count('class="story"') == 1 and f"1 of {total} developments" in cut
+    more = re.search(rf'href="(/topics/{slug}\?since=[^"]+&amp;shown=101)">Show older ones', cut)
+    assert more, cut[-2000:]
+    assert client.get(more.group(1).replace("&amp;", "&")).text.count('class="story"') == total
+    assert client.get(f"/topics/{slug}", params={"shown": 0}).status_code in (400, 422)
+
+
 def test_topic_by_meaning_through_the_api(client):
     from service.stories.meaning import load
 
