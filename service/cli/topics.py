@@ -221,6 +221,14 @@ def _print_backtest(result, since_at, limit: int, *, show_days: bool = True) -> 
             for x in rows[:limit]:
                 t.add_row(str(x.entry_id), f"{x.published_at:%Y-%m-%d}", f"{x.similarity:.2f}", x.title[:90])
             out.print(t)
+    if result.other_forms:
+        forms = result.other_forms.most_common()
+        shown = ", ".join(f"{form} ({n})" for form, n in forms[:5]) + (f" and {len(forms) - 5} more" if len(forms) > 5 else "")
+        form = forms[0][0]
+        word = result.query_word[form]
+        fix = f"{word}* finds {form}" if form.startswith(word) else f"{word} OR {form}"
+        out.print(f"Not matched because a word is in another form: {shown}. A word matches only itself; "
+                  f"write the other form too ({fix}).", markup=False)
     if result.measured and (result.near_misses or result.unlike):
         out.print("Fix one in a step: `followup topics explain SLUG ENTRY` says why; add an --example, adjust the "
                   "query, or let meaning decide with --meaning boost.", markup=False)

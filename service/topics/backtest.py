@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -38,6 +39,35 @@ class Lookalike:
 NEAR = 10  # near misses and unlike matches kept
 
 
+def other_forms(word: str) -> set[str]:
+    """The regular English plural or singular of a folded word ("earthquake" -> "earthquakes", "sanctions"
+    -> "sanction", "ally" -> "allies"): a bare query word matches only itself."""
+    if len(word) < 3 or not word.isalpha() or not word.isascii():
+        return set()
+    forms = {word + "es" if word.endswith(("s", "x", "z", "ch", "sh")) else word + "s"}
+    if word.endswith("y") and word[-2] not in "aeiou":
+        forms = {word[:-1] + "ies"}
+    if word.endswith("ies"):
+        forms.add(word[:-3] + "y")
+    elif word.endswith("es") and word[:-2].endswith(("s", "x", "z", "ch", "sh")):
+        forms.add(word[:-2])
+    elif word.endswith("s") and not word.endswith("ss"):
+        forms.add(word[:-1])
+    return forms - {word}
+
+
+def _variants(node) -> dict[str, str]:  # noqa: ANN001
+    """Other form -> the query's word, for the last word of each positive term written without `*`."""
+    from .query import iter_terms
+
+    found: dict[str, str] = {}
+    for term, positive in iter_terms(node):
+        if positive and not term.prefix and not term.substring and term.words:
+            for form in other_forms(term.words[-1]):
+                found.setdefault(form, term.words[-1])
+    return found
+
+
 @dataclass
 class Backtest:
     scanned: int = 0
@@ -46,6 +76,9 @@ class Backtest:
     measured: bool = False  # similarities were measured (the topic has a description or examples, and a model)
     near_misses: list[Lookalike] = field(default_factory=list)  # most similar entries not matched
     unlike: list[Lookalike] = field(default_factory=list)  # least similar matches
+    # Entries not matched that would be if a query word also matched its plural or singular: form -> entries
+    other_forms: Counter = field(default_factory=Counter)
+    query_word: dict = field(default_factory=dict)  # other form -> the query's word it is a form of
 
     @property
     def total(self) -> int:
@@ -60,7 +93,8 @@ class Backtest:
                     per_day={d.isoformat(): n for d, n in sorted(self.per_day.items())},
                     top=[dict(entry_id=h.entry_id, title=h.title, url=h.url, source=h.source, published=h.published_at,
                               score=h.score, matched_terms=h.terms) for h in self.top(limit)],
-                    near_misses=[_look(x) for x in self.near_misses], unlike_matches=[_look(x) for x in self.unlike])
+                    near_misses=[_look(x) for x in self.near_misses], unlike_matches=[_look(x) for x in self.unlike],
+                    other_forms=dict(self.other_forms.most_common()))
 
     def days(self, since: date | None, until: date) -> list[tuple[date, int]]:
         """Every day in the window (zeros included), oldest first."""
@@ -82,11 +116,18 @@ def backtest(db: Database, spec: TopicSpec, since: datetime | None, keep: int = 
     topic = compile_topic(spec)  # raises QueryError with the position before any scanning
     matcher = matcher_for([spec], measure=True)
     result = Backtest(measured=topic.id in matcher.profiles)
+    variants = _variants(topic.node) if topic.node is not None else {}
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(variants, key=len, reverse=True))) + r")\b",
+                         re.I) if variants else None
+    base = matcher_for([spec]) if pattern else None  # the same topic, without the measuring
+    result.query_word = variants
     near: list[tuple[float, int, Lookalike]] = []  # min-heap of the most similar misses
     unlike: list[tuple[float, int, Lookalike]] = []  # min-heap on -similarity: the least similar matches
     with db.read() as conn:
         for rows in entry_store.iter_entries(conn, since=since):
             result.scanned += len(rows)
+            if pattern is not None:
+                _count_other_forms(result, base, pattern, variants, rows)
             rows = [row for row in rows if matcher.could_match(row.title, row.summary, row.source or "")]
             docs = [make_document(row.title, row.summary, row.source or "") for row in rows]
             sims = matcher.similarities(docs) if result.measured else [{}] * len(docs)
@@ -111,6 +152,25 @@ def backtest(db: Database, spec: TopicSpec, since: datetime | None, keep: int = 
     result.near_misses = [x for _, _, x in sorted(near, key=lambda t: (-t[0], t[1]))]
     result.unlike = [x for _, _, x in sorted(unlike, key=lambda t: (-t[0], t[1]))]
     return result
+
+
+def _count_other_forms(result: Backtest, matcher, pattern: re.Pattern, variants: dict[str, str], rows) -> None:  # noqa: ANN001
+    """Of the rows using another form of a query word, those the topic matches only with that form read as
+    the query's word: each form counted once per entry."""
+    using = [(row, {m.group(1).casefold() for m in pattern.finditer(f"{row.title or ''} {row.summary or ''}")})
+             for row in rows]
+    using = [(row, forms) for row, forms in using if forms]
+    if not using:
+        return
+
+    def as_written(text: str) -> str:
+        return pattern.sub(lambda m: variants[m.group(1).casefold()], text or "")
+    plain = matcher.match_many([make_document(row.title, row.summary, row.source or "") for row, _ in using])
+    read = matcher.match_many([make_document(as_written(row.title), as_written(row.summary), row.source or "")
+                               for row, _ in using])
+    for (row, forms), before, after in zip(using, plain, read):
+        if after and not before:
+            result.other_forms.update(forms)
 
 
 def _look(x: Lookalike) -> dict:
