@@ -123,8 +123,14 @@ def groups(spec: dict) -> tuple[list[list], list[list], dict[int, str], list[lis
 LINES = {  # what a timeline shows of a development: its headline, or that and a line per day
     "one headline (busiest day's first)": lambda m: [m[headline_index([x.published_at for x in m])]],
     "one headline (words)": lambda m: [headline_of(m)],
-    "+ a line per day (shipped)": lambda m: [headline_of(m)] + [line.head for line in day_lines(m)],
+    "+ a line per day (shipped)": lambda m: _with_days(m),
 }
+
+
+def _with_days(m: list) -> list:
+    """The headline and the day lines, a day line that repeats the headline counted once."""
+    head = headline_of(m)
+    return [head] + [line.head for line in day_lines(m) if line.head is not head]
 
 
 def visible(developments: list[list], gold: dict[int, str], lines) -> tuple[int, int, int]:  # noqa: ANN001

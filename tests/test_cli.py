@@ -124,6 +124,8 @@ def test_topics_commands(cli, dbarg, data_dir):
     assert "0 developments" in timeline and re.search(r"The newest match of nk is from \d{4}-\d\d-\d\d: try --since", timeline)
     fails(cli("timeline", "nk", "--since", "2023-02-10", "--until", "2023-02-05", *dbarg), "since must be before until")
     fails(cli("stories", "--since", "2023-02-10", "--until", "2023-02-05", *dbarg), "since must be before until")
+    ok(cli("stories", "--until", "2023-02-05", *dbarg))  # the default age counts back from --until
+    ok(cli("timeline", "nk", "--until", "2019-08-01", *dbarg))
     assert "Re-matched" in ok(cli("topics", "edit", "nk", "--query", "pyongyang", *dbarg))
     fails(cli("topics", "edit", "nk", "--query", "OR", *dbarg), "cannot start an expression")
     ok(cli("topics", "edit", "nk", "--inactive", *dbarg))

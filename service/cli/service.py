@@ -22,6 +22,7 @@ from ..feeds.refresh import FeedOutcome, Pipeline, RunSummary, expand_paths
 from ..scheduler import Service
 from ..seeds import load_seeds, seed_on_first_start
 from ..store import topics as topic_store
+from ..topics import manage
 from .app import Context, DbOption, app, command, db_app, err, open_context, out
 
 
@@ -207,11 +208,8 @@ def _seeding(load: Callable, ctx: Context):  # noqa: ANN202 - a SeedReport, or N
     stored entries are being matched."""
     with _progress() as progress:
         task = progress.add_task("Loading the seed topics", total=None)
-        report = load(ctx.db, ctx.settings.seeds_dir, on_topic=lambda slug: progress.update(
+        return load(ctx.db, ctx.settings.seeds_dir, on_topic=lambda slug: progress.update(
             task, description=f"Matching the stored entries to {slug}"))
-        progress.update(task, description="Placing the matches in stories")
-        Pipeline(ctx.db, ctx.settings).assign_missing_stories()
-        return report
 
 
 def _has_active_topics(ctx: Context) -> bool:
@@ -228,6 +226,8 @@ def seed(db: DbOption = None) -> None:
     """
     ctx = open_context(db)
     report = _seeding(load_seeds, ctx)
+    if report.matches:  # `run` leaves this to its worker, which places them before each poll
+        manage.place_stories(ctx.db, ctx.settings)
     out.print(f"Topics: {report.topics_added} added, {report.topics_kept} already present. "
               f"Feeds: {report.feeds_added} added, {report.feeds_kept} already present."
               + (f" The topics added matched {report.matches} stored entries." if report.added else ""))

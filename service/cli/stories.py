@@ -19,8 +19,10 @@ from .app import DbOption, app, check_format, command, emit, open_context, out, 
 
 
 def _load(ctx, topic: str | None, since: str | None, until: str | None, limit: int):  # noqa: ANN001, ANN202
-    since_at = parse_when(since) if since else None
     until_at = parse_when(until) if until else None
+    # An age counts back from --until when one is given: `--until 2023-02-05` alone is the 7 (or 90) days
+    # before it, not a window that ends before it begins.
+    since_at = parse_when(since, now=until_at) if since else None
     return load_stories(ctx.db, topic=topic, since=since_at, until=until_at, limit=limit), since_at, until_at
 
 
@@ -41,7 +43,7 @@ def _where_the_matches_are(ctx, slug: str) -> None:  # noqa: ANN001
 @command
 def stories(db: DbOption = None,
             topic: Annotated[str | None, typer.Option(help="A topic's own developments instead of all stories.")] = None,
-            since: Annotated[str | None, typer.Option(help="Active since: an age (7d) or a date.")] = "7d",
+            since: Annotated[str | None, typer.Option(help="Active since: an age (7d, counted back from --until) or a date.")] = "7d",
             until: Annotated[str | None, typer.Option(help="Active before: an age or a date.")] = None,
             limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many stories.")] = 20,
             fmt: Annotated[str, typer.Option("--format", help="table, json or jsonl.")] = "table") -> None:
@@ -72,7 +74,7 @@ def stories(db: DbOption = None,
 @app.command()
 @command
 def timeline(slug: Annotated[str, typer.Argument(help="The topic.")], db: DbOption = None,
-             since: Annotated[str, typer.Option(help="From: an age (90d) or a date.")] = "90d",
+             since: Annotated[str, typer.Option(help="From: an age (90d, counted back from --until) or a date.")] = "90d",
              until: Annotated[str | None, typer.Option(help="Until: an age or a date (default now).")] = None,
              limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many developments.")] = 50) -> None:
     """A topic's developments as a dated list, newest first (with a per-day volume line on a terminal).

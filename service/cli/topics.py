@@ -387,7 +387,7 @@ def learn_(slug: str, db: DbOption = None, meaning: MeaningOption = None,
               f"{len(lesson.added_examples)} examples added, {lesson.after.sentence()} "
               "(fit on these labels, so optimistic).", markup=False)
     if save:
-        rematched = apply(ctx.db, lesson)
+        rematched = apply(ctx.db, lesson, ctx.settings)
         out.print(f"Saved; re-matched stored entries: {rematched} matches.", markup=False)
     else:
         out.print(f"Nothing saved: run `followup topics learn {slug} --apply` to keep it.", markup=False)

@@ -145,12 +145,14 @@ def build_digest(*, topics: list[tuple[str, str]], rows: list, start: datetime, 
     for slug, name in topics:
         section = TopicSection(slug, name, web_url=f"{base}/topics/{slug}" if base else None)
         items = []
+        above_ids: set[int] = set()
         for key, group in by_topic.get(slug, {}).items():
             above = _shown_above(group, shown)
             if above is not None:
                 if slug not in above.also_on:
                     above.also_on.append(slug)
-                if above.headline not in section.shown_above:  # two of its developments can be one item above
+                if id(above) not in above_ids:  # two of its developments can be one item above
+                    above_ids.add(id(above))
                     section.shown_above.append(above.headline)
                 continue
             item = _story(key, group, start, zone, firsts.get((slug, key)))

@@ -431,14 +431,15 @@ class Pipeline:
             for small, large in merges:
                 self.stories.merge(small, large)
 
-    def assign_missing_stories(self, batch: int = 500) -> int:
+    def assign_missing_stories(self, batch: int = 500, before: datetime | None = None) -> int:
         """Place stored entries that have no story yet — a backfill by `followup ingest`, an upgrade, or
         clustering turned back on — in publication order, whatever order they were stored in.
 
         A separate index is built for the period being placed: it holds the stories already stored
         around each batch (placed by any process or run) and what this pass places, so an ingest of
         per-source files forms the same stories as polling the same days one by one (issue 13: file by
-        file, the 6 March 2023 forced-labor plan became six developments instead of one)."""
+        file, the 6 March 2023 forced-labor plan became six developments instead of one). `before`: only
+        entries published before it."""
         if self.stories is None:
             return 0
         main_index, self.stories = self.stories, StoryIndex(window=self.stories.window,
@@ -448,7 +449,7 @@ class Pipeline:
         try:
             while True:
                 with self.db.write() as conn:
-                    rows = story_store.entries_without_story(conn, batch,
+                    rows = story_store.entries_without_story(conn, batch, before=before,
                                                              matched_only=self.settings.story_scope == "matched")
                     if not rows:
                         break

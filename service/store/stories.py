@@ -78,10 +78,14 @@ def merge_stories(conn: Connection, pairs: list[tuple[int, int]]) -> None:
     refresh_stories(conn, {large for _, large in pairs} - smalls)
 
 
-def entries_without_story(conn: Connection, limit: int = 500, *, matched_only: bool = False) -> list[Row]:
-    """Entries not yet in a story, oldest first; with `matched_only`, only those some topic matched."""
+def entries_without_story(conn: Connection, limit: int = 500, *, matched_only: bool = False,
+                          before: datetime | None = None) -> list[Row]:
+    """Entries not yet in a story, oldest first; with `matched_only`, only those some topic matched; with
+    `before`, only those published before it."""
     stmt = (select(entries.c.id, entries.c.title, entries.c.summary, entries.c.url, entries.c.published_at,
                    entries.c.language).where(entries.c.story_id.is_(None)))
+    if before is not None:
+        stmt = stmt.where(entries.c.published_at < before)
     if matched_only:  # from the matches (few) rather than a walk over every unplaced entry (most, then)
         stmt = (stmt.select_from(entries.join(matches, matches.c.entry_id == entries.c.id))
                 .group_by(entries.c.id, entries.c.title, entries.c.summary, entries.c.url, entries.c.published_at,

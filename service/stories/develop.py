@@ -495,17 +495,17 @@ def day_lines(members: list, min_entries: int = 2) -> list[DayLine]:
     at least `min_entries` of its reports, oldest first, the report that says what most of that day's say
     (`headline_of`; the development's own headline where that day's reports say what it says, so the
     reader sees the day it heads and the count of every day). A day's single report is a straggler.
-    Empty for a development of one day. Where one development holds an event's successive acts (the deal,
-    the House vote, the Senate vote, a day apart: the grouping's open failure on a flood), the reader sees
-    each of them named."""
+    Empty for a development of one day, and where only one day has `min_entries` (its line would repeat
+    the headline over a straggler past midnight). Where one development holds an event's successive acts
+    (the deal, the House vote, the Senate vote, a day apart: the grouping's open failure on a flood), the
+    reader sees each of them named."""
     by_day: dict[date, list] = defaultdict(list)
     for m in members:
         when = m.published_at
         by_day[(when.astimezone(timezone.utc) if when.tzinfo else when).date()].append(m)
-    if len(by_day) < 2:
-        return []
-    return [DayLine(day, headline_of(by_day[day]), len(by_day[day]))
-            for day in sorted(by_day) if len(by_day[day]) >= min_entries]
+    lines = [DayLine(day, headline_of(by_day[day]), len(by_day[day]))
+             for day in sorted(by_day) if len(by_day[day]) >= min_entries]
+    return lines if len(lines) >= 2 else []
 
 
 @dataclass

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from ..db import Database
 from ..store import entries as entry_store
 from .compile import TopicSpec, compile_topic, matcher_for
-from .match import make_document
+from .match import evaluate, make_document
 from .semantic import EASING
 
 
@@ -40,20 +40,14 @@ NEAR = 10  # near misses and unlike matches kept
 
 
 def other_forms(word: str) -> set[str]:
-    """The regular English plural or singular of a folded word ("earthquake" -> "earthquakes", "sanctions"
-    -> "sanction", "ally" -> "allies"): a bare query word matches only itself."""
+    """The regular English plural of a folded word ("earthquake" -> "earthquakes", "ally" -> "allies",
+    "box" -> "boxes"): a bare query word matches only itself. Plurals only: read back to a singular, "news",
+    "arms" and "times" would be "new", "arm" and "time"."""
     if len(word) < 3 or not word.isalpha() or not word.isascii():
         return set()
-    forms = {word + "es" if word.endswith(("s", "x", "z", "ch", "sh")) else word + "s"}
     if word.endswith("y") and word[-2] not in "aeiou":
-        forms = {word[:-1] + "ies"}
-    if word.endswith("ies"):
-        forms.add(word[:-3] + "y")
-    elif word.endswith("es") and word[:-2].endswith(("s", "x", "z", "ch", "sh")):
-        forms.add(word[:-2])
-    elif word.endswith("s") and not word.endswith("ss"):
-        forms.add(word[:-1])
-    return forms - {word}
+        return {word[:-1] + "ies"}
+    return {word + "es" if word.endswith(("s", "x", "z", "ch", "sh")) else word + "s"}
 
 
 def _variants(node) -> dict[str, str]:  # noqa: ANN001
@@ -117,17 +111,17 @@ def backtest(db: Database, spec: TopicSpec, since: datetime | None, keep: int = 
     matcher = matcher_for([spec], measure=True)
     result = Backtest(measured=topic.id in matcher.profiles)
     variants = _variants(topic.node) if topic.node is not None else {}
+    # ASCII only: the forms are ASCII, and a Unicode case-insensitive match let "CİTİES" through as "cities"
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(variants, key=len, reverse=True))) + r")\b",
-                         re.I) if variants else None
-    base = matcher_for([spec]) if pattern else None  # the same topic, without the measuring
+                         re.I | re.A) if variants else None
     result.query_word = variants
     near: list[tuple[float, int, Lookalike]] = []  # min-heap of the most similar misses
+    matched: set[int] = set()  # this batch's
     unlike: list[tuple[float, int, Lookalike]] = []  # min-heap on -similarity: the least similar matches
     with db.read() as conn:
         for rows in entry_store.iter_entries(conn, since=since):
             result.scanned += len(rows)
-            if pattern is not None:
-                _count_other_forms(result, base, pattern, variants, rows)
+            scanned = rows
             rows = [row for row in rows if matcher.could_match(row.title, row.summary, row.source or "")]
             docs = [make_document(row.title, row.summary, row.source or "") for row in rows]
             sims = matcher.similarities(docs) if result.measured else [{}] * len(docs)
@@ -143,33 +137,34 @@ def backtest(db: Database, spec: TopicSpec, since: datetime | None, keep: int = 
                         heapq.heapreplace(heap, (key, row.id, look))
                 if not found:
                     continue
+                matched.add(row.id)
                 result.per_day[row.published_at.date()] += 1
                 if len(result.hits) < keep or found[0].score > result.hits[-1].score:
                     result.hits.append(BacktestHit(row.id, row.title, row.url, row.source, row.published_at,
                                                    found[0].score, found[0].terms))
                     if len(result.hits) > keep * 2:
                         result.hits = result.top(keep)
+            if pattern is not None:
+                _count_other_forms(result, topic, pattern, variants, [r for r in scanned if r.id not in matched])
+            matched.clear()
     result.near_misses = [x for _, _, x in sorted(near, key=lambda t: (-t[0], t[1]))]
     result.unlike = [x for _, _, x in sorted(unlike, key=lambda t: (-t[0], t[1]))]
     return result
 
 
-def _count_other_forms(result: Backtest, matcher, pattern: re.Pattern, variants: dict[str, str], rows) -> None:  # noqa: ANN001
-    """Of the rows using another form of a query word, those the topic matches only with that form read as
-    the query's word: each form counted once per entry."""
-    using = [(row, {m.group(1).casefold() for m in pattern.finditer(f"{row.title or ''} {row.summary or ''}")})
-             for row in rows]
-    using = [(row, forms) for row, forms in using if forms]
-    if not using:
-        return
-
+def _count_other_forms(result: Backtest, topic, pattern: re.Pattern, variants: dict[str, str], rows) -> None:  # noqa: ANN001
+    """Of the rows the topic did not match that use a plural of a query word, those its query (alone: no
+    model runs here) matches with that plural read as the query's word; each form counted once per entry."""
     def as_written(text: str) -> str:
-        return pattern.sub(lambda m: variants[m.group(1).casefold()], text or "")
-    plain = matcher.match_many([make_document(row.title, row.summary, row.source or "") for row, _ in using])
-    read = matcher.match_many([make_document(as_written(row.title), as_written(row.summary), row.source or "")
-                               for row, _ in using])
-    for (row, forms), before, after in zip(using, plain, read):
-        if after and not before:
+        return pattern.sub(lambda m: variants.get(m.group(1).casefold(), m.group(1)), text or "")
+
+    for row in rows:
+        forms = {m.group(1).casefold() for m in pattern.finditer(f"{row.title or ''} {row.summary or ''}")}
+        forms &= variants.keys()
+        if not forms or evaluate(topic.node, make_document(row.title, row.summary, row.source or ""), None):
+            continue  # no plural, or the query matched as written (another reason kept it out)
+        read = make_document(as_written(row.title), as_written(row.summary), row.source or "")
+        if evaluate(topic.node, read, None) and (topic.exclude is None or not evaluate(topic.exclude, read, None)):
             result.other_forms.update(forms)
 
 

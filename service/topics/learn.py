@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ..db import Database
 from ..errors import InvalidInputError
@@ -178,12 +179,13 @@ def learn(db: Database, slug: str, mode: str | None = None) -> Lesson:
     return Lesson(before, _score(verdicts, truth, chosen, threshold), spec.meaning, taught, added)
 
 
-def apply(db: Database, lesson: Lesson) -> int | None:
-    """Save what was learned (examples, mode, threshold) and re-match the stored entries."""
+def apply(db: Database, lesson: Lesson, settings: Any = None) -> int | None:
+    """Save what was learned (examples, mode, threshold) and re-match the stored entries (placing new matches
+    in stories with the service's `settings`: manage.place_stories)."""
     from .manage import edit_topic
 
     _, rematched = edit_topic(db, lesson.spec.slug, meaning=lesson.spec.meaning, examples=list(lesson.spec.examples),
-                              similarity=lesson.spec.similarity)
+                              similarity=lesson.spec.similarity, settings=settings)
     return rematched
 
 

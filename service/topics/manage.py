@@ -6,6 +6,7 @@ if the slug is taken, saved, and matched against the stored backlog; a changed q
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -15,6 +16,8 @@ from ..feeds.refresh import match_backlog
 from ..store import topics as topic_store
 from .compile import TopicSpec, compile_topic
 from .semantic import check_mode, clean_examples
+
+log = logging.getLogger(__name__)
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
@@ -83,12 +86,23 @@ def place_stories(db: Database, settings: Any) -> int:
     """Place in global stories the entries matched since the last placement: with stories of matched
     entries only (the default scope), an entry a topic added or edited later matches has none, and `followup
     stories` (who else covered it) showed nothing after `ingest` then `topics add`. Polling does this before
-    each cycle; a command that matches the backlog does it at once. None for `settings` places nothing."""
+    each cycle; a command that matches the backlog does it at once, for the entries older than the story
+    window: a running worker keeps the live window's stories in memory and reads only entries stored after
+    what it has seen, so the recent ones are left to it (it places them before its next poll). Best effort:
+    the topic is saved whatever happens here. None for `settings` places nothing."""
     if settings is None or not settings.cluster_stories:
         return 0
-    from ..feeds.refresh import Pipeline
+    from datetime import timedelta
 
-    return Pipeline(db, settings).assign_missing_stories()
+    from ..feeds.refresh import Pipeline
+    from ..models import utcnow
+
+    try:
+        return Pipeline(db, settings).assign_missing_stories(
+            before=utcnow() - timedelta(hours=settings.story_window_hours))
+    except Exception:  # noqa: BLE001 - a busy database must not fail a saved topic; the next poll places them
+        log.warning("placing the new matches in stories failed; the next poll places them", exc_info=True)
+        return 0
 
 
 def edit_topic(db: Database, slug: str, *, name: str | None = None, query: str | None = None,

@@ -237,11 +237,11 @@ class LearnIn(BaseModel):
 
 
 @router.post("/topics/{slug}/learn", dependencies=Write, summary="Learn from the topic's labels: before/after")
-def learn_topic(db: DB, slug: str, body: LearnIn) -> dict:
+def learn_topic(db: DB, settings: SettingsDep, slug: str, body: LearnIn) -> dict:
     from ..topics.learn import apply, learn
 
     lesson = learn(db, slug, body.meaning)
-    rematched = apply(db, lesson) if body.apply else None
+    rematched = apply(db, lesson, settings) if body.apply else None
     return dict(before=_label_score(lesson.before), after=_label_score(lesson.after), meaning=lesson.spec.meaning,
                 similarity=lesson.spec.similarity, added_examples=lesson.added_examples, applied=body.apply,
                 rematched=rematched)
@@ -268,14 +268,20 @@ def test_topic(db: DB, body: TopicTest) -> dict:
 @router.get("/topics/{slug}/timeline", summary="A topic's developments (its matches grouped by event), newest first")
 def timeline(db: DB, slug: str, since: str | None = "90d", until: str | None = None,
              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict]:
-    return load_stories(db, topic=slug, since=_when(since), until=_when(until), limit=limit)
+    return load_stories(db, topic=slug, **_window(since, until), limit=limit)
+
+
+def _window(since: str | None, until: str | None) -> dict:
+    """`since` and `until` as times; an age in `since` counts back from `until` when one is given."""
+    until_at = _when(until)
+    return dict(since=parse_when(since, now=until_at) if since else None, until=until_at)
 
 
 # -- stories -----------------------------------------------------------------------------------
 @router.get("/stories", summary="Stories active in a window, with their entries; with `topic`, its developments")
 def list_stories(db: DB, topic: str | None = None, since: str | None = "7d", until: str | None = None,
                  limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[dict]:
-    return load_stories(db, topic=topic, since=_when(since), until=_when(until), limit=limit)
+    return load_stories(db, topic=topic, **_window(since, until), limit=limit)
 
 
 @router.get("/stories/{story_id}", summary="One story with its entries")

@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -292,10 +292,10 @@ def _pages(app: FastAPI) -> None:
         profile = dict(query=topic.query, exclude=topic.exclude, aliases=topic.aliases or {}, meaning=topic.meaning,
                        description=topic.description or "", examples=list(topic.examples or []),
                        similarity=topic.similarity)
-        more = min(total, 1000) - len(stories)
+        more = min(total, 1000) - len(stories)  # a page shows at most 1,000; past that, a narrower window
         return render(request, "topic.html", topic=topic, count=count, summary=summary, stories=stories, q=q or "",
-                      total=total, more=more, more_url=f"/topics/{slug}?since={since_at:%Y-%m-%d}&shown={min(len(stories) + 100, 1000)}"
-                      if more > 0 else None,
+                      total=total, more_url=f"/topics/{slug}?since={since_at:%Y-%m-%d}&shown={min(len(stories) + 100, 1000)}"
+                      + (f"&q={quote(q)}" if q else "") if more > 0 else None,
                       results=results, since=since_at, atom_url=atom_url, labels=score_labels(db, slug),
                       profile=profile)
 

@@ -97,6 +97,14 @@ def test_two_developments_shown_above_as_one_item_count_once():
     assert len(fl.new) == 1 and fl.new[0].also_on == ["japan-korea-relations"]
     assert rel.shown_above == [fl.new[0].headline]
     assert "Nothing else new: 1 development of this topic is shown above." in render(d, "text")
+    # Two items above that only share a headline ("Live updates") are two.
+    rows = [row("forced-labor", 7, "Live updates", "Outlet A", "https://a.example/1", 3),
+            row("forced-labor", 8, "Live updates", "Outlet B", "https://b.example/2", 5),
+            row("japan-korea-relations", 11, "Live updates", "Outlet A", "https://a.example/1", 3),
+            row("japan-korea-relations", 12, "Live updates", "Outlet B", "https://b.example/2", 5)]
+    d = build_digest(topics=TOPICS, rows=rows, firsts={}, start=START, end=END, tz="UTC", period="2023-03-07",
+                     generated_at=END, public_url="")
+    assert len(d.sections[0].new) == 2 and d.sections[2].shown_above == ["Live updates", "Live updates"]
 
 
 class _Collect(HTMLParser):

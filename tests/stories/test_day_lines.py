@@ -66,6 +66,10 @@ def test_each_day_of_a_development_that_holds_several_acts_is_named_by_its_own_a
         assert head.published_at.date() == day or day in by_day, day
         assert event_of[shown.entry_id] == act, (day, shown.title)
     assert day_lines(members[:1]) == [] and day_lines([m for m in members if m.published_at.day == 1]) == []
+    # One busy day and a straggler past midnight: no line that would only repeat the headline.
+    busy = [m for m in members if m.published_at.date() == lines[0].day][:3]
+    later = [m for m in members if m.published_at.date() > lines[0].day][:1]
+    assert day_lines(busy + later) == []
 
 
 def test_the_timeline_names_the_deal_the_house_vote_and_the_senate_vote(cli, tmp_path):

@@ -60,6 +60,8 @@ def test_topics_crud_with_query_errors_and_duplicates(client):
     assert client.get("/api/topics/steel").json()["matches"] == 1
     backwards = client.get("/api/topics/steel/timeline", params={"since": "2023-02-10", "until": "2023-02-05"})
     assert backwards.status_code == 400 and "since must be before until" in backwards.json()["detail"]
+    assert client.get("/api/topics/steel/timeline", params={"until": "2019-08-01"}).status_code == 200
+    assert client.get("/api/stories", params={"until": "2019-08-01"}).status_code == 200
     assert client.delete("/api/topics/steel").status_code == 204
     assert client.get("/api/topics/steel").status_code == 404
 
