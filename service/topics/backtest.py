@@ -11,6 +11,7 @@ from ..db import Database
 from ..store import entries as entry_store
 from .compile import TopicSpec, compile_topic, matcher_for
 from .match import evaluate, make_document
+from .text import words
 from .semantic import EASING
 
 
@@ -37,6 +38,7 @@ class Lookalike:
 
 
 NEAR = 10  # near misses and unlike matches kept
+MAX_FORMS = 100  # a query with more words than this gets no other-forms count
 
 
 def other_forms(word: str) -> set[str]:
@@ -111,9 +113,8 @@ def backtest(db: Database, spec: TopicSpec, since: datetime | None, keep: int = 
     matcher = matcher_for([spec], measure=True)
     result = Backtest(measured=topic.id in matcher.profiles)
     variants = _variants(topic.node) if topic.node is not None else {}
-    # ASCII only: the forms are ASCII, and a Unicode case-insensitive match let "CİTİES" through as "cities"
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(variants, key=len, reverse=True))) + r")\b",
-                         re.I | re.A) if variants else None
+    if len(variants) > MAX_FORMS:  # a query of hundreds of words is a list, not a topic someone misspelt
+        variants = {}
     result.query_word = variants
     near: list[tuple[float, int, Lookalike]] = []  # min-heap of the most similar misses
     matched: set[int] = set()  # this batch's
@@ -144,25 +145,33 @@ def backtest(db: Database, spec: TopicSpec, since: datetime | None, keep: int = 
                                                    found[0].score, found[0].terms))
                     if len(result.hits) > keep * 2:
                         result.hits = result.top(keep)
-            if pattern is not None:
-                _count_other_forms(result, topic, pattern, variants, [r for r in scanned if r.id not in matched])
+            if variants:
+                _count_other_forms(result, topic, variants, [r for r in scanned if r.id not in matched])
             matched.clear()
     result.near_misses = [x for _, _, x in sorted(near, key=lambda t: (-t[0], t[1]))]
     result.unlike = [x for _, _, x in sorted(unlike, key=lambda t: (-t[0], t[1]))]
     return result
 
 
-def _count_other_forms(result: Backtest, topic, pattern: re.Pattern, variants: dict[str, str], rows) -> None:  # noqa: ANN001
+def _count_other_forms(result: Backtest, topic, variants: dict[str, str], rows) -> None:  # noqa: ANN001
     """Of the rows the topic did not match that use a plural of a query word, those its query (alone: no
-    model runs here) matches with that plural read as the query's word; each form counted once per entry."""
-    def as_written(text: str) -> str:
-        return pattern.sub(lambda m: variants.get(m.group(1).casefold(), m.group(1)), text or "")
-
+    model runs here) matches with that plural read as the query's word; each form counted once per entry.
+    A row's words are read once, as the matcher reads them (folded: Turkish "CİTİES" is not "cities"), and
+    compared as a set, so the cost does not grow with the query."""
+    few = len(variants) <= 20
     for row in rows:
-        forms = {m.group(1).casefold() for m in pattern.finditer(f"{row.title or ''} {row.summary or ''}")}
-        forms &= variants.keys()
+        text = f"{row.title or ''} {row.summary or ''}"
+        if few and not any(form in text.casefold() for form in variants):  # most rows have none: a C test first
+            continue
+        forms = {w for w in words(text) if w in variants}
         if not forms or evaluate(topic.node, make_document(row.title, row.summary, row.source or ""), None):
             continue  # no plural, or the query matched as written (another reason kept it out)
+        pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(forms, key=len, reverse=True))) + r")\b",
+                             re.I | re.A)
+
+        def as_written(text: str | None) -> str:
+            return pattern.sub(lambda m: variants.get(m.group(1).casefold(), m.group(1)), text or "")
+
         read = make_document(as_written(row.title), as_written(row.summary), row.source or "")
         if evaluate(topic.node, read, None) and (topic.exclude is None or not evaluate(topic.exclude, read, None)):
             result.other_forms.update(forms)
