@@ -42,3 +42,10 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
     except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first representable UTC time
         return EARLIEST
     return clamp(value)
+
+
+def parse_window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """`since` and `until` as times; an age in `since` counts back from `until` when one is given
+    (`--until 2023-02-05` alone is the default days before it, not a window that ends before it begins)."""
+    until_at = parse_when(until) if until else None
+    return (parse_when(since, now=until_at) if since else None), until_at

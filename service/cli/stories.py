@@ -14,15 +14,12 @@ from ..store import stats as stats_store
 from ..store import stories as story_store
 from ..store import topics as topic_store
 from ..stories.view import load_stories
-from ..timeparse import parse_when
+from ..timeparse import parse_window
 from .app import DbOption, app, check_format, command, emit, open_context, out, per_mark, spark_width, sparkline
 
 
 def _load(ctx, topic: str | None, since: str | None, until: str | None, limit: int):  # noqa: ANN001, ANN202
-    until_at = parse_when(until) if until else None
-    # An age counts back from --until when one is given: `--until 2023-02-05` alone is the 7 (or 90) days
-    # before it, not a window that ends before it begins.
-    since_at = parse_when(since, now=until_at) if since else None
+    since_at, until_at = parse_window(since, until)
     return load_stories(ctx.db, topic=topic, since=since_at, until=until_at, limit=limit), since_at, until_at
 
 

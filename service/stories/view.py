@@ -12,6 +12,7 @@ from datetime import datetime, time, timedelta, timezone
 from ..db import Database
 from ..errors import InvalidInputError
 from ..store import developments as development_store
+from ..store._sql import aware
 from ..store import stories as story_store
 from ..store import topics as topic_store
 from .develop import day_lines, headline_of
@@ -21,7 +22,7 @@ def load_stories(db: Database, *, topic: str | None, since: datetime | None, unt
                  limit: int) -> list[dict]:
     """Stories (or, with `topic`, the topic's developments) active in [since, until), newest activity
     first; a development is *new* in the window when its first entry is inside it."""
-    if since is not None and until is not None and _aware(since) >= _aware(until):
+    if since is not None and until is not None and aware(since) >= aware(until):
         raise InvalidInputError("The window is empty: since must be before until")
     if topic:
         return load_developments(db, topic, since=since, until=until, limit=limit)
@@ -67,8 +68,4 @@ def _in_window(day, since: datetime | None, until: datetime | None) -> bool:  # 
     """Whether a UTC day overlaps [since, until): a timeline asked up to 15 February lists no day line of
     the 16th, though a development that began before then goes on."""
     start = datetime.combine(day, time(), tzinfo=timezone.utc)
-    return (until is None or start < _aware(until)) and (since is None or start + timedelta(days=1) > _aware(since))
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return (until is None or start < aware(until)) and (since is None or start + timedelta(days=1) > aware(since))

@@ -72,7 +72,7 @@ class Backtest:
     measured: bool = False  # similarities were measured (the topic has a description or examples, and a model)
     near_misses: list[Lookalike] = field(default_factory=list)  # most similar entries not matched
     unlike: list[Lookalike] = field(default_factory=list)  # least similar matches
-    # Entries not matched that would be if a query word also matched its plural or singular: form -> entries
+    # Entries not matched that would be if a query word also matched its plural: form -> entries
     other_forms: Counter = field(default_factory=Counter)
     query_word: dict = field(default_factory=dict)  # other form -> the query's word it is a form of
 

@@ -32,7 +32,7 @@ from ..store import matches as match_store
 from ..store import stories as story_store
 from ..store import topics as topic_store
 from ..stories.view import load_stories
-from ..timeparse import parse_when
+from ..timeparse import parse_when, parse_window
 from ..topics import manage
 from ..topics.backtest import backtest
 from ..topics.compile import TopicSpec
@@ -268,20 +268,16 @@ def test_topic(db: DB, body: TopicTest) -> dict:
 @router.get("/topics/{slug}/timeline", summary="A topic's developments (its matches grouped by event), newest first")
 def timeline(db: DB, slug: str, since: str | None = "90d", until: str | None = None,
              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict]:
-    return load_stories(db, topic=slug, **_window(since, until), limit=limit)
-
-
-def _window(since: str | None, until: str | None) -> dict:
-    """`since` and `until` as times; an age in `since` counts back from `until` when one is given."""
-    until_at = _when(until)
-    return dict(since=parse_when(since, now=until_at) if since else None, until=until_at)
+    since_at, until_at = parse_window(since, until)
+    return load_stories(db, topic=slug, since=since_at, until=until_at, limit=limit)
 
 
 # -- stories -----------------------------------------------------------------------------------
 @router.get("/stories", summary="Stories active in a window, with their entries; with `topic`, its developments")
 def list_stories(db: DB, topic: str | None = None, since: str | None = "7d", until: str | None = None,
                  limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[dict]:
-    return load_stories(db, topic=topic, **_window(since, until), limit=limit)
+    since_at, until_at = parse_window(since, until)
+    return load_stories(db, topic=topic, since=since_at, until=until_at, limit=limit)
 
 
 @router.get("/stories/{story_id}", summary="One story with its entries")

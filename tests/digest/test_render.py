@@ -84,26 +84,26 @@ def test_counts_order_and_quiet_topics():
     assert fl.new[0].first_seen_local == "Mon 6 Mar 2023, 10:00 KST"
 
 
+def mirrored(titles: list[str], earlier: list[int], later: list[int]):
+    """A digest of two reports, one per outlet, in forced-labor's developments `earlier` and the same reports
+    in japan-korea-relations' developments `later`."""
+    rows = [row(topic, developments[n], title, f"Outlet {'AB'[n]}", f"https://{'ab'[n]}.example/{n + 1}", 3 + 2 * n)
+            for topic, developments in (("forced-labor", earlier), ("japan-korea-relations", later))
+            for n, title in enumerate(titles)]
+    return build_digest(topics=TOPICS, rows=rows, firsts={}, start=START, end=END, tz="UTC", period="2023-03-07",
+                        generated_at=END, public_url="")
+
+
 def test_two_developments_shown_above_as_one_item_count_once():
     """A later topic may split what an earlier topic's development holds (each groups its own matches): its
     two developments are one item above, and "Nothing else new" counts and lists that item once."""
-    rows = [row("forced-labor", 7, "Seoul announces compensation plan", "Outlet A", "https://a.example/1", 3),
-            row("forced-labor", 7, "Japan welcomes Seoul's compensation plan", "Outlet B", "https://b.example/2", 5),
-            row("japan-korea-relations", 11, "Seoul announces compensation plan", "Outlet A", "https://a.example/1", 3),
-            row("japan-korea-relations", 12, "Japan welcomes Seoul's compensation plan", "Outlet B", "https://b.example/2", 5)]
-    d = build_digest(topics=TOPICS, rows=rows, firsts={}, start=START, end=END, tz="UTC", period="2023-03-07",
-                     generated_at=END, public_url="")
+    d = mirrored(["Seoul announces compensation plan", "Japan welcomes Seoul's compensation plan"], [7, 7], [11, 12])
     fl, _, rel = d.sections
     assert len(fl.new) == 1 and fl.new[0].also_on == ["japan-korea-relations"]
     assert rel.shown_above == [fl.new[0].headline]
     assert "Nothing else new: 1 development of this topic is shown above." in render(d, "text")
     # Two items above that only share a headline ("Live updates") are two.
-    rows = [row("forced-labor", 7, "Live updates", "Outlet A", "https://a.example/1", 3),
-            row("forced-labor", 8, "Live updates", "Outlet B", "https://b.example/2", 5),
-            row("japan-korea-relations", 11, "Live updates", "Outlet A", "https://a.example/1", 3),
-            row("japan-korea-relations", 12, "Live updates", "Outlet B", "https://b.example/2", 5)]
-    d = build_digest(topics=TOPICS, rows=rows, firsts={}, start=START, end=END, tz="UTC", period="2023-03-07",
-                     generated_at=END, public_url="")
+    d = mirrored(["Live updates", "Live updates"], [7, 8], [11, 12])
     assert len(d.sections[0].new) == 2 and d.sections[2].shown_above == ["Live updates", "Live updates"]
 
 
